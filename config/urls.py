@@ -1,0 +1,30 @@
+from importlib import import_module
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("config.api_router", namespace="v1")),
+    path("api/schema/", SpectacularAPIView.as_view(api_version="v1"), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("jobs/", include("core.urls")),
+]
+
+# Each app's pages live in <app>/urls.py once it has any.
+for app_label in ("territories", "accounts", "reps", "performance"):
+    try:
+        import_module(f"{app_label}.urls")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{app_label}.urls":
+            raise
+        continue
+    urlpatterns.append(path(f"{app_label}/", include(f"{app_label}.urls")))

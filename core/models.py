@@ -1,0 +1,74 @@
+"""Cross-cutting records: background jobs and their progress."""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """A person who signs in: an admin, a sales manager or a sales rep (roles are groups)."""
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+
+    def has_role(self, role: str) -> bool:
+        return self.is_superuser and role == "admin" or self.groups.filter(name=role).exists()
+
+    @property
+    def is_manager(self) -> bool:
+        return self.is_superuser or self.groups.filter(name__in=["admin", "sales manager"]).exists()
+
+
+class Job(models.Model):
+    """One background command (allocation, import, optimiser, KPI recompute ...), its progress and outcome."""
+
+    class Kind(models.TextChoices):
+        ALLOCATION = "allocation", "Allocation run"
+        ALLOCATION_PREVIEW = "allocation_preview", "Allocation preview"
+        ACCOUNT_IMPORT = "account_import", "Account import"
+        GEO_UNIT_IMPORT = "geo_unit_import", "Geo unit import"
+        OPPORTUNITY_IMPORT = "opportunity_import", "Opportunity import"
+        OPTIMIZER = "optimizer", "Optimiser run"
+        KPI_RECOMPUTE = "kpi_recompute", "KPI recompute"
+        ACTIVATION = "activation", "Scenario activation"
+        ROLLBACK = "rollback", "Scenario rollback"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.FloatField(default=0.0, help_text="0 to 100")
+    message = models.CharField(max_length=500, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["created_by", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="job_unique_idempotency_key_per_user",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}

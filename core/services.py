@@ -1,0 +1,75 @@
+"""Job lifecycle: create, queue after commit, report progress, finish."""
+
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.models import Job
+
+logger = logging.getLogger(__name__)
+
+
+def job_create(*, kind: str, params: dict | None = None, created_by=None, idempotency_key: str = "") -> Job:
+    return Job.objects.create(
+        kind=kind, params=params or {}, created_by=created_by, idempotency_key=idempotency_key or ""
+    )
+
+
+def job_enqueue(*, job: Job, task, args: tuple = ()) -> Job:
+    """Queue the task once the surrounding transaction commits; if the broker is down, say so on the job."""
+
+    def _send():
+        try:
+            task.apply_async(args=(job.pk, *args), retry=False)
+        except Exception as exc:  # broker unreachable: the job stays queued and can be retried
+            logger.warning("Could not queue job %s: %s", job.pk, exc)
+            Job.objects.filter(pk=job.pk).update(
+                message="Queued, but the task queue is unavailable; it will need to be retried."
+            )
+
+    transaction.on_commit(_send)
+    return job
+
+
+def job_progress(*, job_id: int, progress: float, message: str = "") -> None:
+    """Record progress outside any surrounding transaction so pages see it while the job runs."""
+    Job.objects.filter(pk=job_id).update(progress=max(0.0, min(100.0, progress)), message=message[:500])
+
+
+def job_run(*, job_id: int, work: Callable[[Job, Callable[[float, str], None]], dict[str, Any]]) -> Job:
+    """Run `work` for a job: mark it running, then succeeded with its result, or failed with the error.
+
+    The work itself should be atomic, so a failure leaves the data as it was before the job.
+    """
+    job = Job.objects.get(pk=job_id)
+    if job.status == Job.Status.SUCCEEDED:
+        return job  # idempotent: a redelivered message does nothing twice
+    Job.objects.filter(pk=job_id).update(
+        status=Job.Status.RUNNING, started_at=timezone.now(), attempts=job.attempts + 1, error=""
+    )
+    job.refresh_from_db()
+
+    def progress(value: float, message: str = "") -> None:
+        job_progress(job_id=job_id, progress=value, message=message)
+
+    try:
+        result = work(job, progress) or {}
+    except Exception as exc:
+        Job.objects.filter(pk=job_id).update(
+            status=Job.Status.FAILED,
+            finished_at=timezone.now(),
+            error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}",
+            message=str(exc)[:500],
+        )
+        job.refresh_from_db()
+        return job
+    Job.objects.filter(pk=job_id).update(
+        status=Job.Status.SUCCEEDED, finished_at=timezone.now(), progress=100.0, result=result,
+        message=(result.get("message") if isinstance(result, dict) else "") or "Done",
+    )
+    job.refresh_from_db()
+    return job

@@ -12,18 +12,31 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
+def first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def main() -> None:
+    try:
+        from django.conf import settings
+
+        settings.DATABASES  # noqa: B018 (reading settings parses DATABASE_URL)
+    except Exception as exc:
+        fail(f"the configuration is invalid ({first_line(exc)}); check DATABASE_URL and the other variables")
+    for library, module in (("GDAL", "django.contrib.gis.gdal.libgdal"), ("GEOS", "django.contrib.gis.geos.libgeos")):
+        try:
+            loaded = __import__(module, fromlist=["lgdal" if library == "GDAL" else "lgeos"])
+            getattr(loaded, "lgdal" if library == "GDAL" else "lgeos")  # GEOS loads lazily
+        except Exception as exc:
+            fail(f"the {library} library cannot be loaded ({first_line(exc)}); install the system libraries: "
+                 "apt-get install -y libgdal32 libgeos-c1v5 libproj25")
     try:
         import django
 
         django.setup()
-    except Exception as exc:  # GDAL/GEOS are loaded while Django starts
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "GDAL" in text or "GEOS" in text:
-            fail(f"{text}; install the system libraries: apt-get install -y libgdal32 libgeos-c1v5 libproj25")
-        fail(f"Django could not start: {text}")
-
-    from django.conf import settings
+    except Exception as exc:
+        fail(f"Django could not start: {first_line(exc)}")
 
     from core.health import database_status, redis_status
 

@@ -1,0 +1,130 @@
+"""The foundation: roles, login, health, API schema, set-up checks."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from core.models import Job
+from core.roles import ADMIN, SALES_MANAGER, SALES_REP
+from core.services import job_create, job_run
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.django_db
+def test_role_groups_exist_with_fitting_permissions():
+    manager = Group.objects.get(name=SALES_MANAGER)
+    rep = Group.objects.get(name=SALES_REP)
+    admin = Group.objects.get(name=ADMIN)
+    manager_codes = set(manager.permissions.values_list("codename", flat=True))
+    rep_codes = set(rep.permissions.values_list("codename", flat=True))
+    assert {"change_territory", "add_scenario", "change_account"} <= manager_codes
+    assert "view_account" in rep_codes
+    assert not {"change_territory", "change_account", "delete_scenario"} & rep_codes
+    assert admin.permissions.count() > manager.permissions.count()
+
+
+@pytest.mark.django_db
+def test_login_page_then_logout(client, manager_user):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    assert b"Sign in" in response.content
+    response = client.post(reverse("login"), {"username": "manager-user", "password": "pass-word-123"})
+    assert response.status_code == 302
+    assert client.get(reverse("home"), follow=True).status_code == 200
+    client.post(reverse("logout"))
+    assert client.get(reverse("home")).status_code == 302  # back to the login page
+
+
+@pytest.mark.django_db
+def test_wrong_password_is_refused_with_a_message(client, manager_user):
+    response = client.post(reverse("login"), {"username": "manager-user", "password": "wrong"})
+    assert response.status_code == 200
+    assert b"didn't match" in response.content
+
+
+@pytest.mark.django_db
+def test_openapi_schema_and_docs_are_served_without_a_cdn(client, manager_user):
+    client.force_login(manager_user)
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    assert schema.json()["info"]["title"] == "Territory Manager API"
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"cdn." not in docs.content and b"unpkg" not in docs.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_healthz_reports_all_services_when_the_worker_runs(client, celery_worker_process):
+    response = client.get("/healthz")
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["checks"]["database"]["ok"] and body["checks"]["redis"]["ok"]
+    assert body["checks"]["worker"]["workers"] >= 1
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_and_names_redis_when_redis_is_down(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["redis"]["ok"] is False
+    assert body["checks"]["database"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_failed_job_records_the_error_and_a_rerun_succeeds():
+    job = job_create(kind=Job.Kind.OTHER)
+
+    def broken(job, progress):
+        progress(40, "half way")
+        raise ValueError("the input file has no rows")
+
+    job = job_run(job_id=job.pk, work=broken)
+    assert job.status == Job.Status.FAILED
+    assert job.message == "the input file has no rows"
+    assert job.progress == 40
+    job = job_run(job_id=job.pk, work=lambda job, progress: {"message": "imported 3 rows"})
+    assert (job.status, job.message, job.attempts, job.progress) == (Job.Status.SUCCEEDED, "imported 3 rows", 2, 100)
+
+
+def _preflight(**overrides):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", **overrides}
+    return subprocess.run([sys.executable, "scripts/preflight.py"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_preflight_names_a_wrong_database_url_in_one_line():
+    result = _preflight(DATABASE_URL="postgis://nobody:x@127.0.0.1:1/nothing")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("ERROR: cannot use the PostGIS database at 127.0.0.1:1/nothing")
+    assert "DATABASE_URL" in lines[0]
+
+
+def test_preflight_names_an_unreachable_redis_in_one_line():
+    result = _preflight(REDIS_URL="redis://127.0.0.1:1/0")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot reach Redis at redis://127.0.0.1:1/0" in lines[0], result.stderr
+
+
+def test_preflight_names_missing_gdal_in_one_line():
+    result = _preflight(GDAL_LIBRARY_PATH="/nonexistent/libgdal.so")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "GDAL" in lines[0] and "apt-get install" in lines[0], result.stderr
+
+
+def test_preflight_names_a_malformed_database_url_in_one_line():
+    result = _preflight(DATABASE_URL="not a url")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "DATABASE_URL" in lines[0] and "GDAL" not in lines[0], result.stderr

@@ -1,0 +1,359 @@
+"""Design, realignment and candidate plans: the optimiser's public entry points."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyproj
+
+from .balance import BalanceTarget, normalise_balance
+from .engine import Search, Weights, kmeans_plus_plus, make_contiguous, power_partition
+from .errors import OptimizerInputError
+from .report import build_report
+from .units import UnitSet
+
+Progress = Callable[[float, str], None] | None
+
+
+@dataclass
+class Plan:
+    """A partition of the units into territories, with its figures."""
+
+    assignment: dict[Any, Any]
+    report: dict[str, Any]
+    tradeoff: list[Plan] = field(default_factory=list)
+
+    @property
+    def labels(self) -> list[Any]:
+        return [item["territory"] for item in self.report["territories"]]
+
+
+def _notify(progress: Progress, pct: float, message: str) -> None:
+    if progress is not None:
+        progress(float(min(max(pct, 0.0), 100.0)), message)
+
+
+@dataclass
+class _Setup:
+    targets: list[BalanceTarget]
+    raw: np.ndarray  # n × m
+    weights: np.ndarray
+    tolerances: np.ndarray
+    label_names: list[Any]
+    fixed: np.ndarray  # n bool: cannot move
+    forced: dict[int, int]  # unit index → territory index
+    frozen: np.ndarray  # k bool
+    oversize: list[dict]
+    locked_labels: list[Any]
+
+
+def _index(units: UnitSet) -> dict[Any, int]:
+    return {unit_id: i for i, unit_id in enumerate(units.ids)}
+
+
+def _prepare(units: UnitSet, k: int, balance, label_names: list[Any], locked, pinned, allow_oversize: bool) -> _Setup:
+    targets = normalise_balance(balance, list(units.measures))
+    n = len(units)
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise OptimizerInputError(f"k must be a positive whole number, got {k!r}")
+    if k > n:
+        raise OptimizerInputError(f"k = {k} is larger than the number of units ({n})")
+    raw = np.column_stack([units.measures[t.measure] for t in targets])
+    weights = np.asarray([t.weight for t in targets], dtype=float)
+    if not (weights > 0).any():
+        raise OptimizerInputError("at least one balance weight must be positive")
+    tolerances = np.asarray([t.tolerance for t in targets], dtype=float)
+    position = {name: t for t, name in enumerate(label_names)}
+    index = _index(units)
+    fixed = np.zeros(n, dtype=bool)
+    forced: dict[int, int] = {}
+    frozen = np.zeros(k, dtype=bool)
+    locked_labels: list[Any] = []
+    for mapping, freeze in ((locked or {}, True), (pinned or {}, False)):
+        for unit_id, label in mapping.items():
+            if unit_id not in index:
+                raise OptimizerInputError(f"no unit with id {unit_id!r}")
+            if label not in position:
+                raise OptimizerInputError(f"no territory labelled {label!r}")
+            u = index[unit_id]
+            fixed[u] = True
+            forced[u] = position[label]
+            if freeze:
+                frozen[position[label]] = True
+                if label not in locked_labels:
+                    locked_labels.append(label)
+    for label in locked_labels:  # a locked territory keeps exactly its listed units
+        pass
+    oversize: list[dict] = []
+    if allow_oversize:
+        # A unit that alone exceeds the tolerance gets a territory of its own, and the mean that
+        # the other territories are held to is taken without it.
+        while True:
+            free_units = ~np.isin(np.arange(n), [u for u, t in forced.items() if frozen[t]])
+            free_count = int((~frozen).sum())
+            if free_count <= 1:
+                break
+            target = raw[free_units].sum(axis=0) / free_count
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(target > 0, raw / target, 0.0)
+            excess = ((ratio - 1.0) / tolerances)[:, weights > 0].max(axis=1)
+            excess[~free_units] = -np.inf
+            u = int(np.argmax(excess))
+            if excess[u] <= 1.0:
+                break
+            if u in forced:
+                t = forced[u]
+            else:
+                t = next(t for t in range(k) if not frozen[t] and t not in set(forced.values()))
+            frozen[t] = True
+            fixed[u] = True
+            forced[u] = t
+            oversize.append({"unit": units.ids[u], "territory": label_names[t], "ratio_to_mean": round(float(ratio[u].max()), 4)})
+    return _Setup(targets, raw, weights, tolerances, label_names, fixed, forced, frozen, oversize, locked_labels)
+
+
+def _normalised(setup: _Setup, k: int) -> np.ndarray:
+    frozen_units = np.asarray([u for u, t in setup.forced.items() if setup.frozen[t]], dtype=np.int64)
+    free = np.ones(len(setup.raw), dtype=bool)
+    free[frozen_units] = False
+    free_count = max(int((~setup.frozen).sum()), 1)
+    target = setup.raw[free].sum(axis=0) / free_count
+    target[target <= 0] = 1.0
+    return setup.raw / target
+
+
+def _generated_labels(k: int, taken: Sequence[Any]) -> list[Any]:
+    width = max(2, len(str(k)))
+    names: list[Any] = []
+    number = 1
+    taken_set = set(taken)
+    while len(names) < k:
+        name = f"T{number:0{width}d}"
+        if name not in taken_set:
+            names.append(name)
+        number += 1
+    return names
+
+
+def design(
+    units: UnitSet,
+    k: int | None,
+    balance,
+    *,
+    seed: int = 0,
+    time_limit: float = 60.0,
+    anchors: Sequence[tuple[float, float]] | None = None,
+    locked: Mapping[Any, Any] | None = None,
+    pinned: Mapping[Any, Any] | None = None,
+    progress: Progress = None,
+    starts: int = 3,
+    weights: Weights | None = None,
+) -> Plan:
+    """Partition `units` into `k` contiguous, compact territories balanced on `balance`
+    (`{"measure": (weight, tolerance)}` or BalanceTarget list). `anchors` are (lon, lat) points,
+    e.g. rep homes, one per free territory; `locked` maps units to labels of territories that keep
+    exactly those units; `pinned` maps units to the territory label they must stay in."""
+    started = time.monotonic()
+    deadline = started + max(time_limit, 1.0) * 0.85
+    _notify(progress, 1, "building the unit graph")
+    geo = units.geography
+    n = len(units)
+    if k is None:
+        if not anchors:
+            raise OptimizerInputError("give k or anchors")
+        k = len(anchors) + len(set((locked or {}).values()))
+    given = list(dict.fromkeys(list((locked or {}).values()) + list((pinned or {}).values())))
+    if len(given) > (k if isinstance(k, int) else 0):
+        raise OptimizerInputError(f"{len(given)} territory labels in locked/pinned but k = {k}")
+    label_names = given + _generated_labels(k - len(given), given) if isinstance(k, int) else []
+    setup = _prepare(units, k, balance, label_names, locked, pinned, allow_oversize=True)
+    values = _normalised(setup, k)
+    load = values @ (setup.weights / setup.weights.sum())
+    frozen_units = np.zeros(n, dtype=bool)
+    for u, t in setup.forced.items():
+        if setup.frozen[t]:
+            frozen_units[u] = True
+    free_labels = np.flatnonzero(~setup.frozen)
+    x, y = geo.x / 1e3, geo.y / 1e3
+    area = geo.area / 1e6
+    anchor_units: list[int] = []
+    if anchors:
+        if len(anchors) != len(free_labels):
+            raise OptimizerInputError(f"{len(anchors)} anchors for {len(free_labels)} territories to design")
+        transformer = pyproj.Transformer.from_crs("EPSG:4326", geo.crs, always_xy=True)
+        for lon, lat in anchors:
+            ax, ay = transformer.transform(float(lon), float(lat))
+            anchor_units.append(int(np.argmin((geo.x - ax) ** 2 + (geo.y - ay) ** 2)))
+    settings = weights or Weights()
+    best: tuple | None = None
+    starts = max(1, int(starts))
+    for start in range(starts):
+        if start > 0 and time.monotonic() > started + (deadline - started) * start / (start + 1.5):
+            break
+        _notify(progress, 5 + 85 * start / starts, f"start {start + 1} of {starts}")
+        rng = np.random.default_rng([seed, start])
+        forced = dict(setup.forced)
+        fixed = setup.fixed.copy()
+        if anchor_units:
+            centres = np.column_stack([x[anchor_units], y[anchor_units]])
+            for t, u in zip(free_labels, anchor_units):
+                if u not in forced:
+                    forced[u] = int(t)
+                    fixed[u] = True
+        else:
+            free_idx = np.flatnonzero(~frozen_units)
+            chosen = free_idx[kmeans_plus_plus(x[free_idx], y[free_idx], load[free_idx] + area[free_idx] / area.sum(), len(free_labels), rng)]
+            centres = np.column_stack([x[chosen], y[chosen]])
+        labels = power_partition(x, y, area, load, ~frozen_units, free_labels, centres, bool(anchor_units), forced)
+        for u, t in forced.items():
+            labels[u] = t
+        labels = make_contiguous(labels, geo, load, k, fixed, x, y)
+        search = Search(geo, values, setup.weights, setup.tolerances, labels, k, ~fixed, setup.frozen.copy(), settings)
+        search.solve(deadline)
+        score = (search.max_excess() > 1.0 + 1e-9, search.objective() if search.max_excess() <= 1.0 + 1e-9 else search.max_excess())
+        if best is None or score < best[0]:
+            best = (score, search.labels.copy(), start)
+    assert best is not None
+    _notify(progress, 92, "measuring the plan")
+    labels = best[1]
+    runtime = time.monotonic() - started
+    report = build_report(
+        units=units,
+        geo=geo,
+        labels=labels,
+        label_names=label_names,
+        balance_measures=[t.measure for t in setup.targets],
+        tolerances={t.measure: t.tolerance for t in setup.targets},
+        balanced_territories=~setup.frozen,
+        oversize=setup.oversize,
+        locked_labels=setup.locked_labels,
+        runtime_s=runtime,
+        seed=seed,
+        extra={"method": "power-diagram start + contiguity-preserving local search", "best_start": best[2]},
+    )
+    report["runtime_s"] = round(time.monotonic() - started, 3)
+    _notify(progress, 100, "done")
+    return Plan({units.ids[i]: label_names[t] for i, t in enumerate(labels)}, report)
+
+
+def realign(
+    units: UnitSet,
+    current: Mapping[Any, Any],
+    balance,
+    *,
+    seed: int = 0,
+    time_limit: float = 60.0,
+    move_weight: str | None = None,
+    locked: Mapping[Any, Any] | None = None,
+    pinned: Mapping[Any, Any] | None = None,
+    progress: Progress = None,
+    tradeoff_factors: Sequence[float] = (0.5, 0.75, 1.0, 1.5),
+    weights: Weights | None = None,
+) -> Plan:
+    """Bring the `current` alignment (unit id → label) back within tolerance with few moves,
+    each move costing its share of `move_weight` (e.g. "revenue"; unit count when None). The
+    returned plan meets the given tolerances; `plan.tradeoff` holds plans at tighter and looser
+    tolerances (factors of it) so a manager can trade balance against disruption."""
+    started = time.monotonic()
+    deadline = started + max(time_limit, 1.0) * 0.85
+    _notify(progress, 1, "building the unit graph")
+    geo = units.geography
+    index = _index(units)
+    missing = [unit_id for unit_id in units.ids if unit_id not in current]
+    if missing:
+        raise OptimizerInputError(f"unit {missing[0]!r} has no current territory")
+    for unit_id in current:
+        if unit_id not in index:
+            raise OptimizerInputError(f"current alignment names unknown unit {unit_id!r}")
+    if move_weight is not None and move_weight not in units.measures:
+        raise OptimizerInputError(f"no measure named {move_weight!r} to weigh moves by")
+    label_names = list(dict.fromkeys(current[unit_id] for unit_id in units.ids))
+    k = len(label_names)
+    position = {name: t for t, name in enumerate(label_names)}
+    original = np.asarray([position[current[unit_id]] for unit_id in units.ids], dtype=np.int64)
+    base_targets = normalise_balance(balance, list(units.measures))
+    weight_values = units.measures[move_weight] if move_weight else np.ones(len(units))
+    settings = weights or Weights(compactness=0.05, move_cost=1.0, margin=0.9)
+    plans: list[tuple[float, Plan]] = []
+    factors = sorted(set(list(tradeoff_factors) + [1.0]))
+    for step, factor in enumerate(factors):
+        _notify(progress, 5 + 85 * step / len(factors), f"tolerance × {factor:g}")
+        targets = [BalanceTarget(t.measure, t.weight, t.tolerance * factor) for t in base_targets]
+        setup = _prepare(units, k, targets, label_names, locked, pinned, allow_oversize=True)
+        # in realignment an oversize unit does not get a new territory: its current one is left as is
+        frozen = setup.frozen.copy()
+        fixed = setup.fixed.copy()
+        for item in setup.oversize:
+            u = index[item["unit"]]
+            t = int(original[u])
+            frozen[t] = True
+            item["territory"] = label_names[t]
+        frozen_units = frozen[original]
+        fixed |= frozen_units
+        values = _normalised(_Setup(setup.targets, setup.raw, setup.weights, setup.tolerances, label_names, fixed,
+                                    {int(u): int(original[u]) for u in np.flatnonzero(frozen_units)}, frozen,
+                                    setup.oversize, setup.locked_labels), k)
+        labels = original.copy()
+        for u, t in setup.forced.items():
+            if not any(item["unit"] == units.ids[u] for item in setup.oversize):
+                labels[u] = t
+        step_deadline = started + (deadline - started) * (step + 1) / len(factors)
+        search = Search(geo, values, setup.weights, setup.tolerances, labels, k, ~fixed, frozen, settings,
+                        original=original, move_weight=weight_values)
+        search.solve(step_deadline, start_penalty=0.5, growth=2.0, rounds=24)
+        report = build_report(
+            units=units,
+            geo=geo,
+            labels=search.labels,
+            label_names=label_names,
+            balance_measures=[t.measure for t in setup.targets],
+            tolerances={t.measure: t.tolerance for t in setup.targets},
+            balanced_territories=~frozen,
+            oversize=setup.oversize,
+            locked_labels=setup.locked_labels,
+            runtime_s=time.monotonic() - started,
+            seed=seed,
+            current=original,
+            current_names=label_names,
+            move_weight=move_weight,
+            extra={"method": "realignment local search", "tolerance_factor": factor},
+        )
+        plans.append((factor, Plan({units.ids[i]: label_names[t] for i, t in enumerate(search.labels)}, report)))
+    main = next(plan for factor, plan in plans if factor == 1.0)
+    main.tradeoff = [plan for factor, plan in plans if factor != 1.0]
+    main.report["tradeoff"] = [
+        {
+            "tolerance_factor": factor,
+            "max_rel_dev": plan.report["max_rel_dev"],
+            "units_moved": plan.report["disruption"]["units_moved"],
+            "move_weight_moved_share": plan.report["disruption"].get("move_weight_moved_share",
+                                                                     plan.report["disruption"]["units_moved_share"]),
+            "contiguous": plan.report["contiguous"],
+            "polsby_popper_mean": plan.report["polsby_popper_mean"],
+        }
+        for factor, plan in plans
+    ]
+    main.report["runtime_s"] = round(time.monotonic() - started, 3)
+    _notify(progress, 100, "done")
+    return main
+
+
+def candidates(units: UnitSet, k: int, balance, *, n: int = 3, seed: int = 0, time_limit: float = 60.0,
+               progress: Progress = None, **options) -> list[Plan]:
+    """`n` different plans (other seeds and a different mix of the compactness terms), each with
+    its report, best Polsby-Popper first."""
+    plans = []
+    mixes = [0.6, 0.3, 0.85]
+    for i in range(n):
+        def forward(pct, message, i=i):
+            _notify(progress, (i + pct / 100.0) * 100.0 / n, f"plan {i + 1} of {n}: {message}")
+        plan = design(units, k, balance, seed=seed + i, time_limit=time_limit / n, progress=forward,
+                      weights=Weights(perimeter_share=mixes[i % len(mixes)]), **options)
+        plan.report["candidate"] = i + 1
+        plans.append(plan)
+    plans.sort(key=lambda plan: (not plan.report["within_tolerance"], -plan.report["polsby_popper_mean"]))
+    return plans

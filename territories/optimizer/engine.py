@@ -1,0 +1,404 @@
+"""The search: a balanced power-diagram start, then contiguity-preserving boundary moves.
+
+All sums are kept per territory and updated incrementally; every round evaluates the move of every
+boundary unit to every neighbouring territory at once with NumPy, then applies the best improving
+moves that touch distinct territories (so each evaluated change stays exact), checking that the
+donor territory stays connected with a breadth-first search that stops as soon as the moved unit's
+neighbours are found to be linked.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from .graph import Geography
+
+
+@dataclass
+class Weights:
+    """How the objective is put together; see README.md."""
+
+    compactness: float = 1.0  # weight of the compactness term
+    perimeter_share: float = 0.6  # share of 1/Polsby-Popper in it; the rest is normalised inertia
+    margin: float = 0.85  # penalty starts at margin × tolerance, leaving room for rounding
+    centring: float = 0.02  # small pull towards the mean even inside the tolerance band
+    move_cost: float = 0.0  # realignment: cost of moving a unit, per unit of move weight share
+
+
+class Search:
+    """Incremental state of one partition and the moves that improve it."""
+
+    def __init__(
+        self,
+        geo: Geography,
+        values: np.ndarray,  # n × m, each column divided by its target (the mean territory sum)
+        weights: np.ndarray,  # m
+        tolerances: np.ndarray,  # m
+        labels: np.ndarray,  # n, in 0..k-1
+        k: int,
+        movable: np.ndarray,  # n bool
+        frozen: np.ndarray,  # k bool: territories that neither give nor take units
+        settings: Weights,
+        original: np.ndarray | None = None,
+        move_weight: np.ndarray | None = None,
+    ):
+        self.geo = geo
+        self.n = len(labels)
+        self.k = k
+        self.values = values
+        self.weights = weights
+        self.tolerances = tolerances
+        self.settings = settings
+        self.movable = movable
+        self.frozen = frozen
+        self.area = geo.area / 1e6  # km²
+        self.perimeter = geo.perimeter / 1e3
+        self.x = geo.x / 1e3
+        self.y = geo.y / 1e3
+        self.second_moment = self.area * (self.x**2 + self.y**2)
+        indptr, indices = geo.indptr, geo.indices
+        self.edge_source = np.repeat(np.arange(self.n), np.diff(indptr))
+        self.edge_target = indices
+        self.edge_length = geo.shared / 1e3
+        self.neighbours = geo.neighbours()
+        self.penalty = 1.0
+        self.original = original
+        if move_weight is not None and original is not None:
+            total = float(move_weight.sum()) or 1.0
+            self.move_cost = settings.move_cost * move_weight / total * k
+        else:
+            self.move_cost = None
+        self.set_labels(labels)
+
+    # ----- state -----------------------------------------------------------------------------
+    def set_labels(self, labels: np.ndarray) -> None:
+        k = self.k
+        self.labels = labels.astype(np.int64).copy()
+        self.label_list = self.labels.tolist()
+        lab = self.labels
+        self.count = np.bincount(lab, minlength=k).astype(np.int64)
+        self.sums = np.zeros((k, self.values.shape[1]))
+        np.add.at(self.sums, lab, self.values)
+        self.territory_area = np.bincount(lab, self.area, minlength=k)
+        self.moment_x = np.bincount(lab, self.area * self.x, minlength=k)
+        self.moment_y = np.bincount(lab, self.area * self.y, minlength=k)
+        self.moment_2 = np.bincount(lab, self.second_moment, minlength=k)
+        inside = lab[self.edge_source] == lab[self.edge_target]
+        internal = np.bincount(lab[self.edge_source[inside]], self.edge_length[inside], minlength=k)
+        self.territory_perimeter = np.bincount(lab, self.perimeter, minlength=k) - internal
+
+    def _balance_terms(self, sums: np.ndarray) -> np.ndarray:
+        deviation = np.abs(sums - 1.0) / self.tolerances
+        excess = np.maximum(deviation - self.settings.margin, 0.0)
+        return (excess**2 + self.settings.centring * deviation**2) @ self.weights
+
+    def _compact_terms(self, area, moment_x, moment_y, moment_2, perimeter) -> np.ndarray:
+        area = np.maximum(area, 1e-12)
+        inertia = np.maximum(moment_2 - (moment_x**2 + moment_y**2) / area, 0.0)
+        share = self.settings.perimeter_share
+        return self.settings.compactness * (
+            share * perimeter**2 / (4.0 * math.pi * area) + (1.0 - share) * 2.0 * math.pi * inertia / area**2
+        )
+
+    def territory_objective(self) -> np.ndarray:
+        terms = self.penalty * self._balance_terms(self.sums) + self._compact_terms(
+            self.territory_area, self.moment_x, self.moment_y, self.moment_2, self.territory_perimeter
+        )
+        terms[self.frozen] = 0.0
+        return terms
+
+    def objective(self) -> float:
+        total = float(self.territory_objective().sum())
+        if self.move_cost is not None:
+            total += float(self.move_cost[self.labels != self.original].sum())
+        return total
+
+    def max_excess(self) -> float:
+        """Largest |deviation| / tolerance over free territories and measures (≤ 1 is feasible)."""
+        free = ~self.frozen
+        if not free.any():
+            return 0.0
+        deviation = np.abs(self.sums[free] - 1.0) / self.tolerances
+        return float(deviation.max())
+
+    # ----- moves -----------------------------------------------------------------------------
+    def candidate_moves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every (unit, neighbouring territory) move with its exact change of the objective."""
+        lab = self.labels
+        k = self.k
+        source_label = lab[self.edge_source]
+        target_label = lab[self.edge_target]
+        boundary = (source_label != target_label) & self.movable[self.edge_source]
+        boundary &= ~self.frozen[source_label] & ~self.frozen[target_label]
+        if not boundary.any():
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty, np.zeros(0)
+        keys = np.unique(self.edge_source[boundary] * k + target_label[boundary])
+        unit = keys // k
+        to = keys % k
+        frm = lab[unit]
+        keep = self.count[frm] > 1
+        unit, to, frm = unit[keep], to[keep], frm[keep]
+        # shared boundary of each unit with each territory, only for the units concerned
+        shared_keys = self.edge_source * k + target_label
+        relevant = np.isin(self.edge_source, unit)
+        table_keys, inverse = np.unique(shared_keys[relevant], return_inverse=True)
+        table_values = np.bincount(inverse, self.edge_length[relevant])
+        shared_from = _lookup(table_keys, table_values, unit * k + frm)
+        shared_to = _lookup(table_keys, table_values, unit * k + to)
+        values = self.values[unit]
+        area = self.area[unit]
+        ax, ay, a2 = area * self.x[unit], area * self.y[unit], self.second_moment[unit]
+        perim = self.perimeter[unit]
+        old = self.territory_objective()
+        new_from = self.penalty * self._balance_terms(self.sums[frm] - values) + self._compact_terms(
+            self.territory_area[frm] - area,
+            self.moment_x[frm] - ax,
+            self.moment_y[frm] - ay,
+            self.moment_2[frm] - a2,
+            self.territory_perimeter[frm] - perim + 2.0 * shared_from,
+        )
+        new_to = self.penalty * self._balance_terms(self.sums[to] + values) + self._compact_terms(
+            self.territory_area[to] + area,
+            self.moment_x[to] + ax,
+            self.moment_y[to] + ay,
+            self.moment_2[to] + a2,
+            self.territory_perimeter[to] + perim - 2.0 * shared_to,
+        )
+        delta = new_from + new_to - old[frm] - old[to]
+        if self.move_cost is not None:
+            original = self.original[unit]
+            delta += self.move_cost[unit] * ((to != original).astype(float) - (frm != original).astype(float))
+        return unit, frm, to, delta
+
+    def keeps_connected(self, unit: int, territory: int) -> bool:
+        """Whether removing `unit` leaves its neighbours in `territory` linked to each other."""
+        labels = self.label_list
+        neighbours = self.neighbours
+        inside = [v for v in neighbours[unit] if labels[v] == territory]
+        if len(inside) <= 1:
+            return True
+        missing = set(inside[1:])
+        seen = {unit, inside[0]}
+        queue = deque([inside[0]])
+        while queue:
+            current = queue.popleft()
+            for nxt in neighbours[current]:
+                if nxt not in seen and labels[nxt] == territory:
+                    if nxt in missing:
+                        missing.discard(nxt)
+                        if not missing:
+                            return True
+                    seen.add(nxt)
+                    queue.append(nxt)
+        return False
+
+    def apply(self, unit: int, to: int) -> None:
+        frm = self.label_list[unit]
+        lab = self.label_list
+        shared_from = shared_to = 0.0
+        start, stop = self.geo.indptr[unit], self.geo.indptr[unit + 1]
+        for v, length in zip(self.edge_target[start:stop].tolist(), self.edge_length[start:stop].tolist()):
+            if lab[v] == frm:
+                shared_from += length
+            elif lab[v] == to:
+                shared_to += length
+        values = self.values[unit]
+        area = self.area[unit]
+        self.sums[frm] -= values
+        self.sums[to] += values
+        self.territory_area[frm] -= area
+        self.territory_area[to] += area
+        self.moment_x[frm] -= area * self.x[unit]
+        self.moment_x[to] += area * self.x[unit]
+        self.moment_y[frm] -= area * self.y[unit]
+        self.moment_y[to] += area * self.y[unit]
+        self.moment_2[frm] -= self.second_moment[unit]
+        self.moment_2[to] += self.second_moment[unit]
+        self.territory_perimeter[frm] += -self.perimeter[unit] + 2.0 * shared_from
+        self.territory_perimeter[to] += self.perimeter[unit] - 2.0 * shared_to
+        self.count[frm] -= 1
+        self.count[to] += 1
+        self.labels[unit] = to
+        lab[unit] = to
+
+    def descend(self, deadline: float, max_rounds: int = 100000) -> int:
+        """Apply improving moves until none is left; returns the number of moves made."""
+        moves = 0
+        for _ in range(max_rounds):
+            if time.monotonic() > deadline:
+                break
+            unit, frm, to, delta = self.candidate_moves()
+            improving = np.flatnonzero(delta < -1e-9)
+            if len(improving) == 0:
+                break
+            order = improving[np.argsort(delta[improving], kind="stable")]
+            used: set[int] = set()
+            applied = 0
+            limit = max(1, (int((~self.frozen).sum()) // 2))
+            for index in order.tolist():
+                a, b = int(frm[index]), int(to[index])
+                if a in used or b in used:
+                    continue
+                u = int(unit[index])
+                if not self.keeps_connected(u, a):
+                    continue
+                self.apply(u, b)
+                used.add(a)
+                used.add(b)
+                applied += 1
+                if applied >= limit:
+                    break
+            moves += applied
+            if applied == 0:
+                break
+        return moves
+
+    def solve(self, deadline: float, start_penalty: float = 1.0, growth: float = 4.0, rounds: int = 14) -> None:
+        """Descend, raising the balance penalty until every free territory is within tolerance."""
+        self.penalty = start_penalty
+        for _ in range(rounds):
+            self.descend(deadline)
+            if self.max_excess() <= 1.0 or time.monotonic() > deadline:
+                break
+            self.penalty *= growth
+        # polish: with the final penalty, balance stays put while shapes improve
+        self.descend(deadline)
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    position = np.searchsorted(keys, wanted)
+    position = np.minimum(position, len(keys) - 1)
+    found = keys[position] == wanted
+    return np.where(found, values[position], 0.0)
+
+
+# ----- start partitions ------------------------------------------------------------------------
+
+
+def kmeans_plus_plus(x: np.ndarray, y: np.ndarray, weight: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means++ seeding (Arthur & Vassilvitskii 2007) on centroids, weighted by load."""
+    n = len(x)
+    weight = weight + weight.mean() * 0.05 + 1e-12
+    first = int(rng.choice(n, p=weight / weight.sum()))
+    chosen = [first]
+    d2 = (x - x[first]) ** 2 + (y - y[first]) ** 2
+    for _ in range(1, k):
+        score = d2 * weight
+        total = score.sum()
+        if total <= 0:
+            candidates = np.setdiff1d(np.arange(n), chosen)
+            nxt = int(candidates[0])
+        else:
+            nxt = int(rng.choice(n, p=score / total))
+        chosen.append(nxt)
+        d2 = np.minimum(d2, (x - x[nxt]) ** 2 + (y - y[nxt]) ** 2)
+    return np.asarray(chosen)
+
+
+def power_partition(
+    x: np.ndarray,
+    y: np.ndarray,
+    area: np.ndarray,
+    load: np.ndarray,
+    free_units: np.ndarray,
+    free_labels: np.ndarray,
+    centres: np.ndarray,  # len(free_labels) × 2
+    fixed_centres: bool,
+    forced: dict[int, int],
+) -> np.ndarray:
+    """Balanced assignment by a power diagram: unit → argmin(d² − w_t), with w_t raised for
+    under-loaded territories (dual ascent on the capacity constraints) and centres moved to their
+    territory's area centroid (Lloyd steps). Gives compact, nearly balanced, not always connected
+    territories. Hess et al. 1965; Aurenhammer, Hoffmann & Aronov 1998."""
+    units = np.flatnonzero(free_units)
+    px, py, pa, pl = x[units], y[units], area[units], load[units]
+    kk = len(free_labels)
+    target = pl.sum() / kk
+    scale = pa.sum() / kk  # a territory's area: the natural size of d²
+    centres = centres.astype(float).copy()
+    shift = np.zeros(kk)
+    assignment = np.zeros(len(units), dtype=np.int64)
+    forced_local = {int(np.searchsorted(units, u)): t for u, t in forced.items() if free_units[u]}
+    outer = 1 if fixed_centres else 12
+    for step in range(outer):
+        rate = 0.6
+        for _ in range(60):
+            cost = (px[:, None] - centres[None, :, 0]) ** 2 + (py[:, None] - centres[None, :, 1]) ** 2 - shift[None, :]
+            assignment = np.argmin(cost, axis=1)
+            for local, t in forced_local.items():
+                assignment[local] = t
+            loads = np.bincount(assignment, pl, minlength=kk)
+            shift += rate * scale * (target - loads) / target
+            rate *= 0.96
+        if not fixed_centres:
+            mass = np.bincount(assignment, pa, minlength=kk)
+            filled = mass > 0
+            centres[filled, 0] = np.bincount(assignment, pa * px, minlength=kk)[filled] / mass[filled]
+            centres[filled, 1] = np.bincount(assignment, pa * py, minlength=kk)[filled] / mass[filled]
+    labels = np.full(len(x), -1, dtype=np.int64)
+    labels[units] = free_labels[assignment]
+    return labels
+
+
+def make_contiguous(
+    labels: np.ndarray, geo: Geography, load: np.ndarray, k: int, fixed: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> np.ndarray:
+    """Keep each territory's heaviest connected piece; hand the other pieces, unit by unit, to the
+    neighbouring territory they share most boundary with; give empty territories a unit."""
+    labels = labels.copy()
+    n = len(labels)
+    source = np.repeat(np.arange(n), np.diff(geo.indptr))
+    target = geo.indices
+    same = (labels[source] == labels[target]) & (labels[source] >= 0)
+    graph = sparse.coo_matrix((np.ones(int(same.sum())), (source[same], target[same])), shape=(n, n))
+    _, piece = connected_components(graph, directed=False)
+    piece_load = np.bincount(piece, load + 1e-9, minlength=piece.max() + 1)
+    keep = np.zeros(piece.max() + 1, dtype=bool)
+    best: dict[int, tuple[float, int]] = {}
+    for p in np.unique(piece[labels >= 0]):
+        members_label = int(labels[np.flatnonzero(piece == p)[0]])
+        if members_label not in best or piece_load[p] > best[members_label][0]:
+            best[members_label] = (piece_load[p], int(p))
+    for _, p in best.values():
+        keep[p] = True
+    drop = (~keep[piece]) & (~fixed) & (labels >= 0)
+    labels[drop] = -1
+    shared = geo.shared + 1e-6  # island links (length 0) still count a little
+    while (labels < 0).any():
+        waiting = labels[source] < 0
+        offer = waiting & (labels[target] >= 0)
+        if not offer.any():
+            break
+        keys = source[offer] * k + labels[target[offer]]
+        unique_keys, inverse = np.unique(keys, return_inverse=True)
+        strength = np.bincount(inverse, shared[offer])
+        units = unique_keys // k
+        order = np.lexsort((-strength, units))
+        units_sorted = units[order]
+        first = np.r_[True, units_sorted[1:] != units_sorted[:-1]]
+        chosen = order[first]
+        labels[units[chosen]] = unique_keys[chosen] % k
+    counts = np.bincount(labels[labels >= 0], minlength=k)
+    for t in np.flatnonzero(counts == 0):
+        # an empty territory takes a unit from the most loaded one, at the edge of it
+        loads = np.bincount(labels, load, minlength=k)
+        donor = int(np.argmax(np.where(counts > 1, loads, -np.inf)))
+        members = np.flatnonzero((labels == donor) & ~fixed)
+        neighbours = geo.neighbours()
+        for u in members[np.argsort(-((x[members] - x[members].mean()) ** 2 + (y[members] - y[members].mean()) ** 2))]:
+            inside = [v for v in neighbours[u] if labels[v] == donor]
+            if len(inside) <= 1:
+                labels[u] = t
+                break
+        else:
+            labels[members[0]] = t
+        counts = np.bincount(labels, minlength=k)
+    return labels

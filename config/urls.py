@@ -28,3 +28,10 @@ for app_label in ("territories", "accounts", "reps", "performance"):
             raise
         continue
     urlpatterns.append(path(f"{app_label}/", include(f"{app_label}.urls")))
+
+try:  # the manager's map workspace
+    import_module("territories.workspace.urls")
+    urlpatterns.append(path("workspace/", include("territories.workspace.urls")))
+except ModuleNotFoundError as exc:
+    if exc.name not in {"territories.workspace", "territories.workspace.urls"}:
+        raise

@@ -4,7 +4,7 @@ from core.roles import ADMIN, SALES_MANAGER, SALES_REP, user_role
 
 # (label, url name, roles that see it); links whose page does not exist yet are left out.
 _NAVIGATION = [
-    ("Map workspace", "territories:workspace", {ADMIN, SALES_MANAGER}),
+    ("Map workspace", "workspace:index", {ADMIN, SALES_MANAGER}),
     ("Scenarios", "territories:scenario-list", {ADMIN, SALES_MANAGER}),
     ("Reps", "reps:rep-list", {ADMIN, SALES_MANAGER}),
     ("Coverage", "reps:coverage", {ADMIN, SALES_MANAGER}),

@@ -16,7 +16,7 @@ def healthz(request):
 @login_required
 def home(request):
     """Send each role to the page it lives in."""
-    target = "reps:my-book" if user_role(request.user) == SALES_REP else "territories:workspace"
+    target = "reps:my-book" if user_role(request.user) == SALES_REP else "workspace:index"
     try:
         return redirect(reverse(target))
     except NoReverseMatch:

@@ -4,7 +4,10 @@ from importlib import import_module
 
 from rest_framework.routers import DefaultRouter
 
+from core.token_api import ApiTokenViewSet
+
 router = DefaultRouter()
+router.register("tokens", ApiTokenViewSet, basename="api-token")
 
 # Apps that expose an API add `register(router)` to <app>/api/urls.py; missing modules are skipped.
 for app_label in ("core", "territories", "accounts", "reps", "performance"):

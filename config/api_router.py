@@ -10,7 +10,7 @@ router = DefaultRouter()
 router.register("tokens", ApiTokenViewSet, basename="api-token")
 
 # Apps that expose an API add `register(router)` to <app>/api/urls.py; missing modules are skipped.
-for app_label in ("core", "territories", "accounts", "reps", "performance"):
+for app_label in ("core", "territories", "accounts", "reps", "performance", "collaboration"):
     try:
         module = import_module(f"{app_label}.api.urls")
     except ModuleNotFoundError as exc:

@@ -20,7 +20,7 @@ urlpatterns = [
 ]
 
 # Each app's pages live in <app>/urls.py once it has any.
-for app_label in ("territories", "accounts", "reps", "performance"):
+for app_label in ("territories", "accounts", "reps", "performance", "collaboration"):
     try:
         import_module(f"{app_label}.urls")
     except ModuleNotFoundError as exc:

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "territories",
     "accounts",
     "performance",
+    "collaboration",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""Change requests, comments, notifications, territory sales plans and shared read-only views."""

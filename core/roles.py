@@ -7,7 +7,7 @@ SALES_MANAGER = "sales manager"
 SALES_REP = "sales rep"
 
 # Managers design and run territories; reps read their own book (row-level limits live in selectors).
-_MANAGER_APPS = {"territories", "accounts", "reps", "performance", "core"}
+_MANAGER_APPS = {"territories", "accounts", "reps", "performance", "core", "collaboration"}
 _REP_PERMISSIONS = {
     "accounts": {"view_account", "view_accountassignment"},
     "territories": {"view_territory", "view_scenario"},

@@ -14,13 +14,29 @@ logger = logging.getLogger(__name__)
 
 
 def job_create(*, kind: str, params: dict | None = None, created_by=None, idempotency_key: str = "") -> Job:
-    return Job.objects.create(
-        kind=kind, params=params or {}, created_by=created_by, idempotency_key=idempotency_key or ""
-    )
+    """A new queued job; with an idempotency key already used by this user, that earlier job instead.
+
+    Callers check `job._created` to know whether to queue the work (a retried POST must not run it twice).
+    """
+    if idempotency_key and created_by is not None:
+        job, created = Job.objects.get_or_create(
+            created_by=created_by, idempotency_key=idempotency_key[:200],
+            defaults={"kind": kind, "params": params or {}},
+        )
+        job._created = created
+        return job
+    job = Job.objects.create(kind=kind, params=params or {}, created_by=created_by)
+    job._created = True
+    return job
 
 
 def job_enqueue(*, job: Job, task, args: tuple = ()) -> Job:
-    """Queue the task once the surrounding transaction commits; if the broker is down, say so on the job."""
+    """Queue the task once the surrounding transaction commits; if the broker is down, say so on the job.
+
+    A job found again through its idempotency key is not queued a second time.
+    """
+    if not getattr(job, "_created", True):
+        return job
 
     def _send():
         try:

@@ -128,3 +128,13 @@ def test_preflight_names_a_malformed_database_url_in_one_line():
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "DATABASE_URL" in lines[0] and "GDAL" not in lines[0], result.stderr
+
+
+@pytest.mark.django_db
+def test_an_idempotency_key_returns_the_same_job_and_queues_it_once(manager_user, rep_user):
+    first = job_create(kind=Job.Kind.ALLOCATION, created_by=manager_user, idempotency_key="run-42")
+    again = job_create(kind=Job.Kind.ALLOCATION, created_by=manager_user, idempotency_key="run-42")
+    other_user = job_create(kind=Job.Kind.ALLOCATION, created_by=rep_user, idempotency_key="run-42")
+    assert first.pk == again.pk != other_user.pk
+    assert (first._created, again._created, other_user._created) == (True, False, True)
+    assert Job.objects.count() == 2

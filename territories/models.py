@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.fields import ArrayField
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
@@ -190,3 +191,31 @@ class AssignmentRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ScenarioEdit(models.Model):
+    """One gesture on the map workspace (units or accounts moved, a boundary redrawn) with its inverse, for undo."""
+
+    class Kind(models.TextChoices):
+        MOVE_UNITS = "move_units", "Geo units moved"
+        MOVE_ACCOUNTS = "move_accounts", "Accounts moved"
+        RESHAPE = "reshape", "Boundary redrawn"
+
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="edits")
+    sequence = models.PositiveIntegerField(help_text="Order of the edit within its scenario, from 1.")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    forward = models.JSONField(default=dict, help_text="The change as applied; redo applies it again.")
+    inverse = models.JSONField(default=dict, help_text="The change that restores the state before; undo applies it.")
+    summary = models.CharField(max_length=300, blank=True)
+    territory_ids = ArrayField(models.BigIntegerField(), default=list, blank=True,
+                               help_text="Territories the edit touched, for their history.")
+    is_undone = models.BooleanField(default=False)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["scenario", "-sequence"]
+        constraints = [models.UniqueConstraint(fields=["scenario", "sequence"], name="scenario_edit_sequence_unique")]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.get_kind_display()}"

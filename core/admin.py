@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 
-from core.models import ApiToken, Job, User
+from core.models import ApiToken, Job, User, WebhookDelivery, WebhookSubscription
 from core.tokens import api_token_create, api_token_revoke
 
 admin.site.register(User, UserAdmin)
@@ -34,3 +34,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         for token in queryset:
             api_token_revoke(token=token)
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["url", "owner", "events", "is_active", "created_at"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["event", "subscription", "status", "attempts", "response_status", "created_at", "delivered_at"]
+    list_filter = ["status", "event"]

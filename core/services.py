@@ -82,10 +82,19 @@ def job_run(*, job_id: int, work: Callable[[Job, Callable[[float, str], None]], 
             message=str(exc)[:500],
         )
         job.refresh_from_db()
+        _announce_finished(job)
         return job
     Job.objects.filter(pk=job_id).update(
         status=Job.Status.SUCCEEDED, finished_at=timezone.now(), progress=100.0, result=result,
         message=(result.get("message") if isinstance(result, dict) else "") or "Done",
     )
     job.refresh_from_db()
+    _announce_finished(job)
     return job
+
+
+def _announce_finished(job: Job) -> None:
+    from core.webhooks import webhook_emit
+
+    webhook_emit(event="job.finished", payload={"job": job.pk, "kind": job.kind, "status": job.status,
+                                                "message": job.message, "result": job.result})

@@ -96,6 +96,14 @@ class Opportunity(models.Model):
 class KpiSnapshot(models.Model):
     """Measures of one territory or rep over one period, as computed by the last KPI job."""
 
+    class Scope(models.TextChoices):
+        TERRITORY = "territory", "Territory"
+        REP = "rep", "Rep"
+        LEVEL = "level", "Hierarchy level"
+        SCENARIO = "scenario", "Whole scenario"
+
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.TERRITORY)
+    level = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Hierarchy depth, for level rows.")
     scenario = models.ForeignKey("territories.Scenario", on_delete=models.CASCADE, related_name="kpi_snapshots")
     territory = models.ForeignKey("territories.Territory", null=True, blank=True, on_delete=models.CASCADE,
                                   related_name="kpi_snapshots")
@@ -108,10 +116,23 @@ class KpiSnapshot(models.Model):
     computed_at = models.DateTimeField(auto_now=True)
     job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.SET_NULL)
     computed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    base_totals = models.JSONField(
+        default=dict, blank=True,
+        help_text="Additive totals of the accounts assigned directly to this territory; an incremental run "
+                  "recomputes these for a few territories and re-adds the stored ones for the rest.",
+    )
 
     class Meta:
         ordering = ["-period_start"]
         indexes = [models.Index(fields=["scenario", "period_start", "period_end"])]
+        constraints = [
+            # One row per subject and period, so a rerun updates in place (the recompute upserts on it).
+            models.UniqueConstraint(
+                fields=["scenario", "scope", "territory", "rep", "level", "period_start", "period_end"],
+                nulls_distinct=False, name="kpi_snapshot_one_per_subject_period",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"KPIs {self.period_start} to {self.period_end}"
+        subject = self.territory or self.rep or (f"level {self.level}" if self.level is not None else "scenario")
+        return f"KPIs of {subject} {self.period_start} to {self.period_end}"

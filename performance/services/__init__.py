@@ -1,0 +1,1 @@
+"""Write-side logic for performance: quotas, opportunities (and their CSV import), activities, KPI recomputes."""

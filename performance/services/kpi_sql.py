@@ -1,0 +1,326 @@
+"""The SQL of a KPI recompute: set-based statements over temporary tables, run inside one transaction.
+
+Stage 1 (the heavy part) sums the accounts assigned directly to each territory: potential, workload,
+cadence coverage, visits, won/lost/open opportunities. Stage 2 (small: one row per territory or rep)
+adds those totals up the hierarchy and per rep, derives the ratios, balance and flags, and upserts them.
+"""
+
+# Additive totals of a set of accounts; every later figure is derived from these.
+TOTAL_COLUMNS = [
+    ("account_count", "bigint"),
+    ("new_accounts", "bigint"),
+    ("potential", "numeric"),
+    ("workload_hours", "numeric"),
+    ("eligible_accounts", "bigint"),
+    ("covered_accounts", "bigint"),
+    ("visits", "bigint"),
+    ("activities", "bigint"),
+    ("revenue_won", "numeric"),
+    ("won_count", "bigint"),
+    ("lost_count", "bigint"),
+    ("pipeline", "numeric"),
+    ("pipeline_created", "numeric"),
+]
+TOTAL_NAMES = [name for name, _ in TOTAL_COLUMNS]
+TEMP_TABLES = ["kpi_direct", "kpi_tree", "kpi_owner", "kpi_quota", "kpi_row", "kpi_balance", "kpi_leaf_balance",
+               "kpi_gini", "kpi_derived"]
+# ON COMMIT DROP only fires at the outermost commit; a run nested in a caller's transaction drops them first.
+DROP_TEMP_TABLES_SQL = f"DROP TABLE IF EXISTS {', '.join(TEMP_TABLES)}"
+QUOTA_METRICS = ["revenue", "visits", "pipeline", "new_accounts"]
+
+
+def _sum_totals(alias: str) -> str:
+    return ",\n    ".join(f"COALESCE(sum({alias}.{name}), 0) AS {name}" for name in TOTAL_NAMES)
+
+
+def direct_totals_sql(*, restricted: bool) -> str:
+    """Totals of the accounts currently assigned to each territory; `restricted` limits it to %(territory_ids)s.
+
+    Activities are grouped per account first (one pass over the period plus the longest cadence window),
+    then joined to the account rows: a hash join of two grouped sets rather than a join over raw rows.
+    """
+    territory_filter = "AND aa.territory_id = ANY(%(territory_ids)s)" if restricted else ""
+    # Restricted runs read a few thousand accounts' activities through the (account, occurred_at) index.
+    account_filter_activity = "AND account_id = ANY(ARRAY(SELECT account_id FROM acc))" if restricted else ""
+    account_filter_opportunity = "AND account_id = ANY(ARRAY(SELECT account_id FROM acc))" if restricted else ""
+    return f"""
+CREATE TEMP TABLE kpi_direct ON COMMIT DROP AS
+WITH acc AS MATERIALIZED (
+    SELECT aa.territory_id, a.id AS account_id, a.potential,
+           (a.created_at >= %(start_at)s AND a.created_at < %(end_at)s) AS is_new,
+           vc.visits_per_year,
+           COALESCE(vc.visits_per_year * vc.minutes_per_visit, 0) / 60.0 AS workload_hours
+    FROM accounts_accountassignment aa
+    JOIN accounts_account a ON a.id = aa.account_id
+    LEFT JOIN reps_visitcadence vc ON vc.tier = a.tier
+    WHERE aa.scenario_id = %(scenario_id)s AND aa.valid_to IS NULL {territory_filter}
+), act AS (
+    SELECT account_id,
+           count(*) FILTER (WHERE kind = 'visit' AND occurred_at >= %(start_at)s) AS visits,
+           count(*) FILTER (WHERE occurred_at >= %(start_at)s) AS activities,
+           max(occurred_at) FILTER (WHERE kind = 'visit' AND occurred_at < %(reference_at)s) AS last_visit_at
+    FROM performance_activity
+    WHERE occurred_at >= %(window_start_at)s AND occurred_at < %(end_at)s {account_filter_activity}
+    GROUP BY account_id
+), opp AS (
+    SELECT account_id,
+           sum(amount) FILTER (WHERE stage = 'won' AND close_date BETWEEN %(start)s AND %(end)s) AS revenue_won,
+           count(*) FILTER (WHERE stage = 'won' AND close_date BETWEEN %(start)s AND %(end)s) AS won_count,
+           count(*) FILTER (WHERE stage = 'lost' AND close_date BETWEEN %(start)s AND %(end)s) AS lost_count,
+           sum(amount) FILTER (WHERE stage NOT IN ('won', 'lost')
+                               AND close_date BETWEEN %(start)s AND %(end)s) AS pipeline,
+           sum(amount) FILTER (WHERE created_date BETWEEN %(start)s AND %(end)s) AS pipeline_created
+    FROM performance_opportunity
+    WHERE (close_date BETWEEN %(start)s AND %(end)s OR created_date BETWEEN %(start)s AND %(end)s)
+          {account_filter_opportunity}
+    GROUP BY account_id
+)
+SELECT acc.territory_id,
+       count(*) AS account_count,
+       count(*) FILTER (WHERE acc.is_new) AS new_accounts,
+       COALESCE(sum(acc.potential), 0) AS potential,
+       COALESCE(sum(acc.workload_hours), 0) AS workload_hours,
+       count(*) FILTER (WHERE acc.visits_per_year > 0) AS eligible_accounts,
+       count(*) FILTER (WHERE acc.visits_per_year > 0 AND act.last_visit_at >
+                        %(reference_at)s - make_interval(secs => 31536000.0 / acc.visits_per_year)) AS covered_accounts,
+       COALESCE(sum(act.visits), 0) AS visits,
+       COALESCE(sum(act.activities), 0) AS activities,
+       COALESCE(sum(opp.revenue_won), 0) AS revenue_won,
+       COALESCE(sum(opp.won_count), 0) AS won_count,
+       COALESCE(sum(opp.lost_count), 0) AS lost_count,
+       COALESCE(sum(opp.pipeline), 0) AS pipeline,
+       COALESCE(sum(opp.pipeline_created), 0) AS pipeline_created
+FROM acc
+LEFT JOIN act ON act.account_id = acc.account_id
+LEFT JOIN opp ON opp.account_id = acc.account_id
+GROUP BY acc.territory_id
+"""
+
+
+# The other territories' totals, as stored by the last run of this period (incremental runs only).
+STORED_DIRECT_TOTALS_SQL = f"""
+INSERT INTO kpi_direct (territory_id, {", ".join(TOTAL_NAMES)})
+SELECT s.territory_id, {", ".join(f"COALESCE(b.{name}, 0)" for name in TOTAL_NAMES)}
+FROM performance_kpisnapshot s,
+     jsonb_to_record(s.base_totals::jsonb) AS b({", ".join(f"{name} {kind}" for name, kind in TOTAL_COLUMNS)})
+WHERE s.scenario_id = %(scenario_id)s AND s.scope = 'territory' AND s.period_start = %(start)s
+  AND s.period_end = %(end)s AND NOT (s.territory_id = ANY(%(territory_ids)s)) AND s.base_totals::jsonb <> '{{}}'
+"""
+
+TREE_SQL = """
+CREATE TEMP TABLE kpi_tree ON COMMIT DROP AS
+WITH RECURSIVE tree(ancestor_id, territory_id) AS (
+    SELECT id, id FROM territories_territory WHERE scenario_id = %(scenario_id)s
+    UNION ALL
+    SELECT tree.ancestor_id, child.id FROM tree JOIN territories_territory child ON child.parent_id = tree.territory_id
+)
+SELECT ancestor_id, territory_id FROM tree
+"""
+
+# The owner in force on the reference day; an owner row without a rep is a recorded vacancy.
+OWNER_SQL = """
+CREATE TEMP TABLE kpi_owner ON COMMIT DROP AS
+SELECT DISTINCT ON (ra.territory_id) ra.territory_id, ra.rep_id
+FROM reps_repassignment ra
+JOIN territories_territory t ON t.id = ra.territory_id
+WHERE t.scenario_id = %(scenario_id)s AND ra.role = 'owner' AND ra.valid_from <= %(reference_date)s
+  AND (ra.valid_to IS NULL OR ra.valid_to >= %(reference_date)s)
+ORDER BY ra.territory_id, ra.valid_from DESC, ra.id DESC
+"""
+
+QUOTA_TABLE_SQL = """
+CREATE TEMP TABLE kpi_quota (scope text, subject_id bigint, metric text, target numeric) ON COMMIT DROP
+"""
+
+# One row per subject (territory, rep, level, whole scenario) with its totals, capacity and quotas.
+ROWS_SQL = f"""
+CREATE TEMP TABLE kpi_row ON COMMIT DROP AS
+WITH node AS (
+    SELECT t.id AS territory_id, t.depth, NOT EXISTS (
+               SELECT 1 FROM territories_territory child WHERE child.parent_id = t.id) AS is_leaf,
+           {_sum_totals("d")}
+    FROM territories_territory t
+    JOIN kpi_tree c ON c.ancestor_id = t.id
+    LEFT JOIN kpi_direct d ON d.territory_id = c.territory_id
+    WHERE t.scenario_id = %(scenario_id)s
+    GROUP BY t.id, t.depth
+), node_capacity AS (
+    SELECT owned.ancestor_id AS territory_id, sum(r.capacity_hours) AS capacity_hours, count(*) AS rep_count
+    FROM (SELECT DISTINCT c.ancestor_id, o.rep_id FROM kpi_tree c
+          JOIN kpi_owner o ON o.territory_id = c.territory_id WHERE o.rep_id IS NOT NULL) owned
+    JOIN reps_rep r ON r.id = owned.rep_id
+    GROUP BY owned.ancestor_id
+), rep_book AS (
+    SELECT DISTINCT o.rep_id, c.territory_id
+    FROM kpi_owner o JOIN kpi_tree c ON c.ancestor_id = o.territory_id WHERE o.rep_id IS NOT NULL
+), rep AS (
+    SELECT b.rep_id, {_sum_totals("d")}
+    FROM rep_book b LEFT JOIN kpi_direct d ON d.territory_id = b.territory_id
+    GROUP BY b.rep_id
+), quota AS (
+    SELECT scope, subject_id,
+           {", ".join(f"sum(target) FILTER (WHERE metric = '{m}') AS quota_{m}" for m in QUOTA_METRICS)}
+    FROM kpi_quota GROUP BY scope, subject_id
+)
+SELECT 'territory'::text AS scope, n.territory_id, NULL::bigint AS rep_id, NULL::int AS level, n.depth, n.is_leaf,
+       o.rep_id AS owner_rep_id, (o.territory_id IS NOT NULL AND o.rep_id IS NULL) AS is_vacant,
+       {", ".join(f"n.{name}" for name in TOTAL_NAMES)},
+       nc.capacity_hours, COALESCE(nc.rep_count, 0) AS rep_count,
+       {", ".join(f"q.quota_{m}" for m in QUOTA_METRICS)}
+FROM node n
+LEFT JOIN node_capacity nc ON nc.territory_id = n.territory_id
+LEFT JOIN kpi_owner o ON o.territory_id = n.territory_id
+LEFT JOIN quota q ON q.scope = 'territory' AND q.subject_id = n.territory_id
+UNION ALL
+SELECT 'rep', NULL, rep.rep_id, NULL, NULL, NULL, rep.rep_id, false,
+       {", ".join(f"rep.{name}" for name in TOTAL_NAMES)},
+       r.capacity_hours, 1,
+       {", ".join(f"q.quota_{m}" for m in QUOTA_METRICS)}
+FROM rep JOIN reps_rep r ON r.id = rep.rep_id
+LEFT JOIN quota q ON q.scope = 'rep' AND q.subject_id = rep.rep_id
+UNION ALL
+SELECT 'level', NULL, NULL, n.depth, n.depth, NULL, NULL, false,
+       {", ".join(f"sum(n.{name})" for name in TOTAL_NAMES)},
+       sum(nc.capacity_hours), COALESCE(sum(nc.rep_count), 0),
+       {", ".join(f"sum(q.quota_{m})" for m in QUOTA_METRICS)}
+FROM node n
+LEFT JOIN node_capacity nc ON nc.territory_id = n.territory_id
+LEFT JOIN quota q ON q.scope = 'territory' AND q.subject_id = n.territory_id
+GROUP BY n.depth
+UNION ALL
+SELECT 'scenario', NULL, NULL, NULL, NULL, NULL, NULL, false,
+       {", ".join(f"(SELECT COALESCE(sum({name}), 0) FROM kpi_direct)" for name in TOTAL_NAMES)},
+       (SELECT sum(r.capacity_hours) FROM reps_rep r WHERE r.id IN (SELECT rep_id FROM rep)),
+       (SELECT count(*) FROM rep),
+       {", ".join(f"(SELECT sum(q.quota_{m}) FROM quota q JOIN node n ON n.territory_id = q.subject_id "
+                  f"WHERE q.scope = 'territory' AND n.depth = 0)" for m in QUOTA_METRICS)}
+"""
+
+
+def _balance(alias_filter: str) -> str:
+    """Coefficient of variation and largest relative deviation from the mean of three measures."""
+    parts = []
+    for measure in ("potential", "workload_hours", "account_count"):
+        parts.append(
+            f"round((stddev_pop({measure}) / NULLIF(avg({measure}), 0))::numeric, 4) AS cv_{measure}, "
+            f"round((max(abs({measure} - mean_{measure})) / NULLIF(avg({measure}), 0))::numeric, 4) "
+            f"AS max_deviation_{measure}"
+        )
+    return f"""
+    SELECT {{group_key}}, count(*) AS territory_count, {", ".join(parts)}
+    FROM (SELECT *, avg(potential) OVER w AS mean_potential, avg(workload_hours) OVER w AS mean_workload_hours,
+                 avg(account_count) OVER w AS mean_account_count
+          FROM kpi_row WHERE {alias_filter} WINDOW w AS (PARTITION BY {{partition}})) peers
+    GROUP BY {{group_key}}
+"""
+
+
+BALANCE_SQL = f"""
+CREATE TEMP TABLE kpi_balance ON COMMIT DROP AS
+{_balance("scope = 'territory'").format(group_key="depth", partition="depth")}
+"""
+LEAF_BALANCE_SQL = f"""
+CREATE TEMP TABLE kpi_leaf_balance ON COMMIT DROP AS
+{_balance("scope = 'territory' AND is_leaf").format(group_key="is_leaf", partition="is_leaf")}
+"""
+# Gini of potential across reps: (2 Σ i·x_(i)) / (n Σ x) − (n + 1) / n with x sorted ascending.
+GINI_SQL = """
+CREATE TEMP TABLE kpi_gini ON COMMIT DROP AS
+SELECT round((2 * sum(rank * potential) / NULLIF(max(n) * max(total), 0) - (max(n) + 1.0) / max(n))::numeric, 4)
+       AS gini_potential_reps
+FROM (SELECT potential, row_number() OVER (ORDER BY potential) AS rank, count(*) OVER () AS n,
+             sum(potential) OVER () AS total
+      FROM kpi_row WHERE scope = 'rep') ranked
+"""
+
+_PERCENT = "round((100.0 * ({num}) / NULLIF({den}, 0))::numeric, 1)"
+DERIVED_SQL = f"""
+CREATE TEMP TABLE kpi_derived ON COMMIT DROP AS
+SELECT r.*,
+       {_PERCENT.format(num="revenue_won", den="quota_revenue")} AS attainment,
+       round((pipeline / NULLIF(GREATEST(quota_revenue - revenue_won, 0), 0))::numeric, 2) AS pipeline_coverage,
+       {_PERCENT.format(num="won_count", den="won_count + lost_count")} AS win_rate,
+       {_PERCENT.format(num="covered_accounts", den="eligible_accounts")} AS visit_coverage,
+       {_PERCENT.format(num="workload_hours", den="capacity_hours")} AS workload_index,
+       CASE WHEN scope IN ('territory', 'rep') THEN
+           {_PERCENT.format(num="potential", den="avg(potential) OVER (PARTITION BY scope, depth)")} END
+           AS potential_index,
+       count(*) OVER (PARTITION BY scope, depth) AS peer_count,
+       {_PERCENT.format(num="visits", den="quota_visits")} AS visit_attainment,
+       {_PERCENT.format(num="pipeline_created", den="quota_pipeline")} AS pipeline_attainment,
+       {_PERCENT.format(num="new_accounts", den="quota_new_accounts")} AS new_account_attainment
+FROM kpi_row r
+"""
+
+
+def _flag(condition: str, code: str, severity: str, action: str, reason: str) -> str:
+    return (f"CASE WHEN {condition} THEN jsonb_build_object('code', '{code}', 'severity', '{severity}', "
+            f"'action', '{action}', 'reason', {reason}) END")
+
+
+FLAGS_SQL = "to_jsonb(array_remove(ARRAY[" + ",\n".join([
+    _flag("attainment < %(attainment_floor)s AND visit_coverage < %(coverage_floor)s", "under_performing", "high",
+          "reassign", "format('attainment %%s%%%% under %%s%%%% while coverage %%s%%%% under %%s%%%%', "
+          "round(attainment), %(attainment_floor)s, round(visit_coverage), %(coverage_floor)s)"),
+    _flag("attainment < %(attainment_floor)s AND (visit_coverage IS NULL OR visit_coverage >= %(coverage_floor)s)",
+          "low_attainment", "medium", "review",
+          "format('attainment %%s%%%% under %%s%%%%', round(attainment), %(attainment_floor)s)"),
+    _flag("visit_coverage < %(coverage_floor)s AND (attainment IS NULL OR attainment >= %(attainment_floor)s)",
+          "low_coverage", "medium", "coverage",
+          "format('visit coverage %%s%%%% under %%s%%%%', round(visit_coverage), %(coverage_floor)s)"),
+    _flag("peer_count > 1 AND abs(potential_index - 100) > %(balance_tolerance)s", "unbalanced", "medium", "realign",
+          "format('potential %%s%%%% %%s the mean of its level (tolerance %%s%%%%)', abs(round(potential_index - 100)),"
+          " CASE WHEN potential_index > 100 THEN 'above' ELSE 'below' END, %(balance_tolerance)s)"),
+    _flag("workload_index > %(workload_ceiling)s", "overloaded", "medium", "reassign",
+          "format('workload %%s%%%% of capacity, over %%s%%%%', round(workload_index), %(workload_ceiling)s)"),
+    _flag("scope = 'territory' AND is_leaf AND account_count > 0 AND owner_rep_id IS NULL", "vacant", "high",
+          "reassign", "format('no owner for %%s accounts', account_count)"),
+]) + "], NULL))"
+
+
+def _metrics_json() -> str:
+    pairs = [f"'{name}', {name}" for name in TOTAL_NAMES]
+    pairs += [f"'quota_{m}', quota_{m}" for m in QUOTA_METRICS]
+    pairs += [f"'{name}', {name}" for name in (
+        "attainment", "pipeline_coverage", "win_rate", "visit_coverage", "workload_index", "potential_index",
+        "visit_attainment", "pipeline_attainment", "new_account_attainment", "capacity_hours", "rep_count",
+        "depth", "is_leaf", "owner_rep_id",
+    )]
+    # jsonb_build_object takes at most 100 arguments, so the pairs are built in chunks and merged.
+    chunks = [pairs[i:i + 40] for i in range(0, len(pairs), 40)]
+    return " || ".join(f"jsonb_build_object({', '.join(chunk)})" for chunk in chunks)
+
+
+_BALANCE_JSON = """jsonb_build_object(
+    'territory_count', b.territory_count, 'cv_potential', b.cv_potential,
+    'max_deviation_potential', b.max_deviation_potential, 'cv_workload_hours', b.cv_workload_hours,
+    'max_deviation_workload_hours', b.max_deviation_workload_hours, 'cv_account_count', b.cv_account_count,
+    'max_deviation_account_count', b.max_deviation_account_count)"""
+
+UPSERT_SQL = f"""
+INSERT INTO performance_kpisnapshot (scenario_id, scope, territory_id, rep_id, level, period_start, period_end,
+                                     metrics, flags, base_totals, computed_at, job_id, computed_by_id)
+SELECT %(scenario_id)s, d.scope, d.territory_id, d.rep_id, d.level, %(start)s, %(end)s,
+       ({_metrics_json()}
+           || CASE d.scope WHEN 'level' THEN COALESCE((SELECT {_BALANCE_JSON} FROM kpi_balance b
+                                                       WHERE b.depth = d.level), '{{}}'::jsonb)
+                           WHEN 'scenario' THEN COALESCE((SELECT {_BALANCE_JSON} FROM kpi_leaf_balance b), '{{}}')
+                               || COALESCE((SELECT to_jsonb(g) FROM kpi_gini g), '{{}}')
+                           ELSE '{{}}'::jsonb END),
+       CASE WHEN d.scope IN ('territory', 'rep') THEN {FLAGS_SQL} ELSE '[]'::jsonb END,
+       CASE WHEN d.scope = 'territory' THEN COALESCE(
+           (SELECT to_jsonb(k) - 'territory_id' FROM kpi_direct k WHERE k.territory_id = d.territory_id),
+           '{{}}'::jsonb) ELSE '{{}}'::jsonb END,
+       now(), %(job_id)s, %(user_id)s
+FROM kpi_derived d
+ON CONFLICT ON CONSTRAINT kpi_snapshot_one_per_subject_period DO UPDATE SET
+    metrics = EXCLUDED.metrics, flags = EXCLUDED.flags, base_totals = EXCLUDED.base_totals,
+    computed_at = EXCLUDED.computed_at, job_id = EXCLUDED.job_id, computed_by_id = EXCLUDED.computed_by_id
+"""
+
+# Rows this run did not write (a territory or rep that left the scenario) are stale: every row written
+# in this transaction carries computed_at = now(), the transaction's start time.
+DELETE_STALE_SQL = """
+DELETE FROM performance_kpisnapshot
+WHERE scenario_id = %(scenario_id)s AND period_start = %(start)s AND period_end = %(end)s AND computed_at < now()
+"""

@@ -15,4 +15,6 @@ class CoreConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self):
+        from core import schema  # noqa: F401  (registers the OpenAPI description of token auth)
+
         post_migrate.connect(_sync_roles, dispatch_uid="core.roles_sync")

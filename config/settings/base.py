@@ -206,3 +206,7 @@ LOGGING = {
 
 # Seconds before the first webhook retry; doubled on each further attempt.
 WEBHOOK_BACKOFF_SECONDS = float(env("WEBHOOK_BACKOFF_SECONDS", "2"))
+
+# Sign-in attempts allowed per user name and address within the window before a pause.
+LOGIN_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_FAILURE_WINDOW_SECONDS = int(env("LOGIN_FAILURE_WINDOW_SECONDS", "900"))

@@ -138,3 +138,35 @@ def test_an_idempotency_key_returns_the_same_job_and_queues_it_once(manager_user
     assert first.pk == again.pk != other_user.pk
     assert (first._created, again._created, other_user._created) == (True, False, True)
     assert Job.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_sign_in_pauses_after_repeated_failures(client, manager_user, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.LOGIN_FAILURE_LIMIT = 3
+    for _ in range(3):
+        assert client.post(reverse("login"), {"username": "manager-user", "password": "bad"}).status_code == 200
+    blocked = client.post(reverse("login"), {"username": "manager-user", "password": "pass-word-123"})
+    assert blocked.status_code == 429
+    assert b"Too many failed sign-ins" in blocked.content
+    # Another user name from the same address is not blocked.
+    assert client.post(reverse("login"), {"username": "someone", "password": "x"}).status_code == 200
+    cache.clear()
+
+
+def test_production_settings_pass_the_deploy_check():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production",
+           "DJANGO_SECRET_KEY": "k3J!x9-qZ2@vL8#mW4$tR7^pN1&bY6*cF0(hD5)gS3_aE8+uO2=iT9", "DJANGO_ALLOWED_HOSTS": "territory.example.com"}
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production", "DJANGO_SECRET_KEY": ""}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
 
 from .graph import Geography
 
@@ -29,6 +29,7 @@ class Weights:
     perimeter_share: float = 0.6  # share of 1/Polsby-Popper in it; the rest is normalised inertia
     margin: float = 0.85  # penalty starts at margin × tolerance, leaving room for rounding
     centring: float = 0.02  # small pull towards the mean even inside the tolerance band
+    linear_pp: bool = False  # compactness as 1 − Polsby-Popper (mean) instead of 1/PP (worst)
     move_cost: float = 0.0  # realignment: cost of moving a unit, per unit of move weight share
 
 
@@ -95,20 +96,24 @@ class Search:
         self.territory_perimeter = np.bincount(lab, self.perimeter, minlength=k) - internal
 
     def _balance_terms(self, sums: np.ndarray) -> np.ndarray:
+        """Penalty × squared excess beyond the margin, plus a weak pull towards the mean that does
+        not grow with the penalty (so inside the band compactness decides)."""
         deviation = np.abs(sums - 1.0) / self.tolerances
         excess = np.maximum(deviation - self.settings.margin, 0.0)
-        return (excess**2 + self.settings.centring * deviation**2) @ self.weights
+        return (self.penalty * excess**2 + self.settings.centring * deviation**2) @ self.weights
 
     def _compact_terms(self, area, moment_x, moment_y, moment_2, perimeter) -> np.ndarray:
         area = np.maximum(area, 1e-12)
         inertia = np.maximum(moment_2 - (moment_x**2 + moment_y**2) / area, 0.0)
         share = self.settings.perimeter_share
-        return self.settings.compactness * (
-            share * perimeter**2 / (4.0 * math.pi * area) + (1.0 - share) * 2.0 * math.pi * inertia / area**2
-        )
+        if self.settings.linear_pp:
+            outline = 4.0 * (1.0 - 4.0 * math.pi * area / np.maximum(perimeter, 1e-12) ** 2)
+        else:
+            outline = perimeter**2 / (4.0 * math.pi * area)
+        return self.settings.compactness * (share * outline + (1.0 - share) * 2.0 * math.pi * inertia / area**2)
 
     def territory_objective(self) -> np.ndarray:
-        terms = self.penalty * self._balance_terms(self.sums) + self._compact_terms(
+        terms = self._balance_terms(self.sums) + self._compact_terms(
             self.territory_area, self.moment_x, self.moment_y, self.moment_2, self.territory_perimeter
         )
         terms[self.frozen] = 0.0
@@ -158,14 +163,14 @@ class Search:
         ax, ay, a2 = area * self.x[unit], area * self.y[unit], self.second_moment[unit]
         perim = self.perimeter[unit]
         old = self.territory_objective()
-        new_from = self.penalty * self._balance_terms(self.sums[frm] - values) + self._compact_terms(
+        new_from = self._balance_terms(self.sums[frm] - values) + self._compact_terms(
             self.territory_area[frm] - area,
             self.moment_x[frm] - ax,
             self.moment_y[frm] - ay,
             self.moment_2[frm] - a2,
             self.territory_perimeter[frm] - perim + 2.0 * shared_from,
         )
-        new_to = self.penalty * self._balance_terms(self.sums[to] + values) + self._compact_terms(
+        new_to = self._balance_terms(self.sums[to] + values) + self._compact_terms(
             self.territory_area[to] + area,
             self.moment_x[to] + ax,
             self.moment_y[to] + ay,
@@ -261,16 +266,137 @@ class Search:
                 break
         return moves
 
-    def solve(self, deadline: float, start_penalty: float = 1.0, growth: float = 4.0, rounds: int = 14) -> None:
-        """Descend, raising the balance penalty until every free territory is within tolerance."""
+    def solve(
+        self,
+        deadline: float,
+        start_penalty: float = 1.0,
+        growth: float = 4.0,
+        rounds: int = 14,
+        rng: np.random.Generator | None = None,
+        recombine: bool = True,
+    ) -> None:
+        """Descend, raising the balance penalty until every free territory is within tolerance;
+        where single moves are stuck (large units, dead ends), re-split pairs of territories."""
         self.penalty = start_penalty
-        for _ in range(rounds):
+        rng = rng if rng is not None else np.random.default_rng(0)
+        for round_number in range(rounds):
             self.descend(deadline)
             if self.max_excess() <= 1.0 or time.monotonic() > deadline:
                 break
+            if recombine and round_number >= 3:
+                self.repair_by_recombination(deadline, rng)
+                if self.max_excess() <= 1.0:
+                    break
             self.penalty *= growth
         # polish: with the final penalty, balance stays put while shapes improve
         self.descend(deadline)
+
+    # ----- recombination (ReCom-style re-split of two territories) -----------------------------
+    def territory_excess(self) -> np.ndarray:
+        excess = (np.abs(self.sums - 1.0) / self.tolerances).max(axis=1)
+        excess[self.frozen] = 0.0
+        return excess
+
+    def repair_by_recombination(self, deadline: float, rng: np.random.Generator, trees: int = 24) -> None:
+        """For each territory out of tolerance, merge it with a neighbouring territory and cut a
+        random spanning tree of the union where both sides balance (DeFord, Duchin & Solomon 2021),
+        keeping the most compact cut found; a move only if it lowers the pair's worst excess."""
+        excess = self.territory_excess()
+        for a in np.argsort(-excess, kind="stable").tolist():
+            if excess[a] <= 1.0 or time.monotonic() > deadline:
+                break
+            lab = self.labels
+            touching = np.unique(lab[self.edge_target[lab[self.edge_source] == a]])
+            touching = [int(b) for b in touching if b != a and not self.frozen[b]]
+            rng.shuffle(touching)
+            total = self.sums[a] + self.sums[touching] if touching else None
+            if total is None:
+                continue
+            # most promising partners first: the union's total closest to two means
+            gap = (np.abs(total - 2.0) / self.tolerances).max(axis=1)
+            for b in [touching[i] for i in np.argsort(gap, kind="stable")][:6]:
+                if self._recombine_pair(a, b, rng, trees):
+                    break
+            excess = self.territory_excess()
+
+    def _recombine_pair(self, a: int, b: int, rng: np.random.Generator, trees: int) -> bool:
+        members = np.flatnonzero((self.labels == a) | (self.labels == b))
+        size = len(members)
+        if size < 2:
+            return False
+        local = np.full(self.n, -1, dtype=np.int64)
+        local[members] = np.arange(size)
+        inside = (local[self.edge_source] >= 0) & (local[self.edge_target] >= 0)
+        src, dst = local[self.edge_source[inside]], local[self.edge_target[inside]]
+        upper = src < dst
+        src, dst = src[upper], dst[upper]
+        pinned_a = np.flatnonzero(~self.movable[members] & (self.labels[members] == a))
+        pinned_b = np.flatnonzero(~self.movable[members] & (self.labels[members] == b))
+        area = self.area[members]
+        columns = np.column_stack(
+            [self.values[members], area, area * self.x[members], area * self.y[members], self.second_moment[members]]
+        )
+        m = self.values.shape[1]
+        total = columns.sum(axis=0)
+        current_worst = max(self.territory_excess()[a], self.territory_excess()[b])
+        best_score, best_side = None, None
+        for _ in range(trees):
+            weight = rng.random(len(src)) + 0.01
+            tree = minimum_spanning_tree(sparse.coo_matrix((weight, (src, dst)), shape=(size, size)))
+            order, parent = breadth_first_order(tree, 0, directed=False, return_predecessors=True)
+            if len(order) < size:
+                return False
+            depth = np.zeros(size, dtype=np.int64)
+            for v in order[1:]:
+                depth[v] = depth[parent[v]] + 1
+            sub = columns.copy()
+            for level in range(int(depth.max()), 0, -1):
+                nodes = np.flatnonzero(depth == level)
+                np.add.at(sub, parent[nodes], sub[nodes])
+            part_a = sub[:, :m]
+            part_b = total[:m] - part_a
+            worst = np.maximum(
+                (np.abs(part_a - 1.0) / self.tolerances).max(axis=1), (np.abs(part_b - 1.0) / self.tolerances).max(axis=1)
+            )
+            worst[0] = np.inf  # the root has no edge above it
+            inertia = self._compact_inertia(sub[:, m:]) + self._compact_inertia(total[m:] - sub[:, m:])
+            score = np.where(worst <= self.settings.margin, inertia, 1e6 + worst)
+            v = int(np.argmin(score))
+            if best_score is None or score[v] < best_score:
+                below = _subtree_mask(order, parent, v, size)
+                best_score, best_side, best_worst = float(score[v]), below, float(worst[v])
+        if best_side is None or best_worst >= current_worst - 1e-9:
+            return False
+        # the side holding a's pinned units stays a
+        side_a = best_side
+        if (len(pinned_a) and not side_a[pinned_a].all()) or (len(pinned_b) and side_a[pinned_b].any()):
+            side_a = ~best_side
+            if (len(pinned_a) and not side_a[pinned_a].all()) or (len(pinned_b) and side_a[pinned_b].any()):
+                return False
+        elif not len(pinned_a) and not len(pinned_b):
+            # keep as many units as possible where they are
+            stay = np.sum(side_a == (self.labels[members] == a))
+            if stay < size / 2:
+                side_a = ~best_side
+        labels = self.labels.copy()
+        labels[members] = np.where(side_a, a, b)
+        self.set_labels(labels)
+        return True
+
+    def _compact_inertia(self, moments: np.ndarray) -> np.ndarray:
+        area = np.maximum(moments[..., 0], 1e-12)
+        inertia = np.maximum(moments[..., 3] - (moments[..., 1] ** 2 + moments[..., 2] ** 2) / area, 0.0)
+        return 2.0 * math.pi * inertia / area**2
+
+
+def _subtree_mask(order: np.ndarray, parent: np.ndarray, v: int, size: int) -> np.ndarray:
+    mask = np.zeros(size, dtype=bool)
+    mask[v] = True
+    for node in order.tolist():
+        p = parent[node]
+        if p >= 0 and mask[p]:
+            mask[node] = True
+    return mask
 
 
 def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:

@@ -62,6 +62,7 @@ class TerritoryFactory(factory.django.DjangoModelFactory):
         model = Territory
 
     scenario = factory.SubFactory(ScenarioFactory)
+    parent = None
     name = factory.Sequence(lambda n: f"Territory {n}")
     code = factory.Sequence(lambda n: f"T{n:04d}")
     level_name = "territory"

@@ -163,3 +163,22 @@ class QuotaFactory(factory.django.DjangoModelFactory):
     period_start = dt.date(2026, 10, 1)
     period_end = dt.date(2026, 12, 31)
     target = Decimal("100000.00")
+
+
+# --- reps (issue 6): teams and visit cadences -------------------------------------------------------------------
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "reps.Team"
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+
+class VisitCadenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "reps.VisitCadence"
+        django_get_or_create = ("tier",)
+
+    tier = "B"
+    visits_per_year = 12
+    minutes_per_visit = 60

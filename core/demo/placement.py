@@ -1,0 +1,72 @@
+"""Set-based placement of demo accounts into the leaf territories that contain them."""
+
+import datetime as dt
+
+from django.db import connection
+
+from accounts.models import Account, AccountAssignment
+from territories.models import Scenario, Territory
+
+
+def demo_accounts_assign_by_geography(*, scenario: Scenario, territory_type_id: int, valid_from: dt.datetime) -> int:
+    """Give every account without a current assignment of the geography type one to the leaf that covers it.
+
+    Interim, demo-only placement: the allocation service being written in `accounts/services` (rules,
+    overrides, previews, effective dating) will replace this function. It runs as one INSERT ... SELECT:
+    leaf boundaries are cut into small pieces (ST_Subdivide) so every piece probes the GiST index on
+    account locations and the point-in-polygon test stays cheap; an account on the border of two leaves
+    goes to the one with the lower id. Accounts that no leaf covers (a point a hair off the coast) go
+    to the nearest leaf in a second statement. Returns the number of assignments created.
+    """
+    params = {"scenario": scenario.pk, "type": territory_type_id, "valid_from": valid_from}
+    leaf_filter = f"""
+        t.scenario_id = %(scenario)s AND t.territory_type_id = %(type)s AND t.boundary IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM {Territory._meta.db_table} c WHERE c.parent_id = t.id)
+    """
+    unassigned = f"""
+        a.location IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM {AccountAssignment._meta.db_table} x
+            JOIN {Territory._meta.db_table} xt ON xt.id = x.territory_id
+            WHERE x.account_id = a.id AND x.scenario_id = %(scenario)s AND x.valid_to IS NULL
+              AND xt.territory_type_id = %(type)s
+        )
+    """
+    columns = "scenario_id, account_id, territory_id, valid_from, valid_to, source, reason"
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Account._meta.db_table}")
+        cursor.execute(f"ANALYZE {Territory._meta.db_table}")
+        cursor.execute(
+            f"""
+            WITH pieces AS MATERIALIZED (
+                SELECT t.id AS territory_id, ST_Subdivide(t.boundary, 128) AS geometry
+                FROM {Territory._meta.db_table} t
+                WHERE {leaf_filter}
+            )
+            INSERT INTO {AccountAssignment._meta.db_table} ({columns})
+            SELECT DISTINCT ON (a.id) %(scenario)s, a.id, p.territory_id, %(valid_from)s, NULL, 'geography',
+                   'Inside the territory boundary'
+            FROM pieces p
+            JOIN {Account._meta.db_table} a ON ST_Covers(p.geometry, a.location)
+            WHERE {unassigned}
+            ORDER BY a.id, p.territory_id
+            """,
+            params,
+        )
+        created = cursor.rowcount
+        cursor.execute(
+            f"""
+            INSERT INTO {AccountAssignment._meta.db_table} ({columns})
+            SELECT %(scenario)s, a.id, nearest.id, %(valid_from)s, NULL, 'geography', 'Nearest territory'
+            FROM {Account._meta.db_table} a
+            CROSS JOIN LATERAL (
+                SELECT t.id FROM {Territory._meta.db_table} t
+                WHERE {leaf_filter}
+                ORDER BY t.boundary <-> a.location, t.id
+                LIMIT 1
+            ) nearest
+            WHERE {unassigned}
+            """,
+            params,
+        )
+        created += cursor.rowcount
+    return created

@@ -1,0 +1,340 @@
+"""Read-side queries about books of accounts, visit coverage against cadence, and workload per territory.
+
+A visit is an activity of kind visit or meeting (calls and e-mails do not count toward a visit cadence).
+An account of a tier with V visits a year is *within cadence* when its last visit is less than 365/V days
+old, *overdue* when it is older, *never visited* when it has none. Tiers without a cadence are not due.
+Aggregates are single SQL statements over the scenario's current account assignments.
+"""
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from accounts.models import Account, AccountAssignment
+from accounts.selectors import accounts_in_territories
+from performance.models import Activity, Opportunity
+from reps.models import Rep, RepAssignment, VisitCadence
+from reps.routing import AVERAGE_SPEED_KMH, ROAD_FACTOR
+from reps.selectors import territory_ids_covered_by_reps, territory_ids_for_user, user_is_admin
+from territories.models import Scenario, Territory
+from territories.selectors import scenario_active
+
+VISIT_KINDS = (Activity.Kind.VISIT.value, Activity.Kind.MEETING.value)
+OPEN_STAGES_EXCLUDED = (Opportunity.Stage.WON.value, Opportunity.Stage.LOST.value)
+# Workload estimate: each visit costs the drive from the territory's account centre to the account.
+DEFAULT_CAPACITY_HOURS = 1400.0
+
+_TABLES = {
+    "account": Account._meta.db_table,
+    "assignment": AccountAssignment._meta.db_table,
+    "activity": Activity._meta.db_table,
+    "opportunity": Opportunity._meta.db_table,
+    "cadence": VisitCadence._meta.db_table,
+    "rep": Rep._meta.db_table,
+    "rep_assignment": RepAssignment._meta.db_table,
+    "territory": Territory._meta.db_table,
+}
+
+
+def _sql(sql: str, params) -> RawSQL:
+    # Only table names from model metadata are formatted into the SQL; every value is a bound parameter.
+    return RawSQL(sql, params)  # noqa: S611
+
+
+# ---------------------------------------------------------------------------------------------- books of accounts
+def account_list_for_user(*, user, scenario: Scenario | None = None) -> QuerySet[Account]:
+    """The accounts a user may see: all for an admin, those of their part of the hierarchy otherwise.
+
+    Reps and managers see accounts through the active scenario's current assignments; a rep never sees an
+    account outside the territories they cover.
+    """
+    if user_is_admin(user):
+        return Account.objects.all()
+    scenario = scenario or scenario_active()
+    if scenario is None:
+        return Account.objects.none()
+    territory_ids = territory_ids_for_user(user=user) or set()
+    return accounts_in_territories(scenario=scenario, territory_ids=list(territory_ids))
+
+
+def rep_book(*, rep: Rep, scenario: Scenario | None = None) -> QuerySet[Account]:
+    """The accounts of the territories a rep covers today in the (active) scenario."""
+    scenario = scenario or scenario_active()
+    if scenario is None:
+        return Account.objects.none()
+    territory_ids = territory_ids_covered_by_reps(rep_ids=[rep.pk])
+    return accounts_in_territories(scenario=scenario, territory_ids=list(territory_ids))
+
+
+def account_attention_annotate(queryset: QuerySet[Account], *, at: dt.datetime | None = None) -> QuerySet[Account]:
+    """Add last visit, cadence, due date, days overdue, open opportunities and an attention order.
+
+    attention_rank: 0 overdue or never visited, 1 due within 7 days, 2 open opportunities, 3 the rest,
+    4 no cadence and nothing open.
+    """
+    at = at or timezone.now()
+    account = f'"{_TABLES["account"]}"'
+    last_visit = (
+        f'(SELECT max(act.occurred_at) FROM {_TABLES["activity"]} act WHERE act.account_id = {account}.id '
+        f"AND act.kind = ANY(%s) AND act.occurred_at <= %s)"
+    )
+    cadence_days = (
+        f'(SELECT (365.0 / NULLIF(c.visits_per_year, 0))::float8 FROM {_TABLES["cadence"]} c '
+        f"WHERE c.tier = {account}.tier)"
+    )
+    minutes = f'(SELECT c.minutes_per_visit FROM {_TABLES["cadence"]} c WHERE c.tier = {account}.tier)'
+    open_filter = f'FROM {_TABLES["opportunity"]} o WHERE o.account_id = {account}.id AND NOT (o.stage = ANY(%s))'
+    due_at = f"({last_visit} + {cadence_days} * interval '1 day')"
+    days_overdue = f"(extract(epoch FROM (%s - {due_at})) / 86400.0)::float8"
+    open_count = f"(SELECT count(*) {open_filter})"
+    rank = f"""CASE
+        WHEN {cadence_days} IS NOT NULL AND ({last_visit} IS NULL OR {due_at} < %s) THEN 0
+        WHEN {cadence_days} IS NOT NULL AND {due_at} < %s + interval '7 days' THEN 1
+        WHEN {open_count} > 0 THEN 2
+        WHEN {cadence_days} IS NOT NULL THEN 3
+        ELSE 4 END"""
+    kinds = list(VISIT_KINDS)
+    closed = list(OPEN_STAGES_EXCLUDED)
+    return queryset.annotate(
+        last_visit_at=_sql(last_visit, (kinds, at)),
+        cadence_days=_sql(cadence_days, ()),
+        visit_minutes=_sql(minutes, ()),
+        due_at=_sql(due_at, (kinds, at)),
+        days_overdue=_sql(days_overdue, (at, kinds, at)),
+        open_opportunities=_sql(open_count, (closed,)),
+        open_amount=_sql(f"(SELECT coalesce(sum(o.amount), 0) {open_filter})", (closed,)),
+        next_close_date=_sql(f"(SELECT min(o.close_date) {open_filter})", (closed,)),
+        attention_rank=_sql(
+            rank, (kinds, at, kinds, at, at, kinds, at, at, closed)
+        ),
+    )
+
+
+def account_attention_order(queryset: QuerySet[Account]) -> QuerySet[Account]:
+    """What needs attention first: overdue or never visited (most overdue first), then open pipeline."""
+    from django.db.models import F
+
+    return queryset.order_by(
+        "attention_rank", F("days_overdue").desc(nulls_first=True), "-open_amount", "name", "pk"
+    )
+
+
+def account_status(account) -> str:
+    """A word for an annotated account: never, overdue, due-soon, ok or none (no cadence)."""
+    if account.cadence_days is None:
+        return "none"
+    if account.last_visit_at is None:
+        return "never"
+    if account.days_overdue is not None and account.days_overdue > 0:
+        return "overdue"
+    if account.days_overdue is not None and account.days_overdue > -7:
+        return "due-soon"
+    return "ok"
+
+
+# -------------------------------------------------------------------------------------------------------- coverage
+@dataclass
+class CoverageRow:
+    """Coverage of one territory or one rep's book: accounts within cadence, overdue and never visited."""
+
+    key: int
+    name: str
+    accounts: int
+    with_cadence: int
+    within_cadence: int
+    overdue: int
+    never_visited: int
+
+    @property
+    def coverage_percent(self) -> float | None:
+        return round(100.0 * self.within_cadence / self.with_cadence, 1) if self.with_cadence else None
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "coverage_percent": self.coverage_percent}
+
+
+_BOOK_SQL = """
+    SELECT asg.territory_id, a.id AS account_id, c.visits_per_year,
+           (SELECT max(act.occurred_at) FROM {activity} act
+             WHERE act.account_id = a.id AND act.kind = ANY(%(kinds)s) AND act.occurred_at <= %(at)s) AS last_visit
+    FROM {assignment} asg
+    JOIN {account} a ON a.id = asg.account_id
+    LEFT JOIN {cadence} c ON c.tier = a.tier AND c.visits_per_year > 0
+    WHERE asg.scenario_id = %(scenario)s AND asg.valid_to IS NULL
+"""
+_COUNTS_SQL = """
+    count(DISTINCT book.account_id) AS accounts,
+    count(DISTINCT book.account_id) FILTER (WHERE book.visits_per_year IS NOT NULL) AS with_cadence,
+    count(DISTINCT book.account_id) FILTER (
+        WHERE book.last_visit >= %(at)s - interval '1 day' * (365.0 / book.visits_per_year)) AS within_cadence,
+    count(DISTINCT book.account_id) FILTER (
+        WHERE book.last_visit < %(at)s - interval '1 day' * (365.0 / book.visits_per_year)) AS overdue,
+    count(DISTINCT book.account_id) FILTER (
+        WHERE book.visits_per_year IS NOT NULL AND book.last_visit IS NULL) AS never_visited
+"""
+
+
+def coverage_by_territory(
+    *, scenario: Scenario, territory_ids: set[int] | None = None, at: dt.datetime | None = None
+) -> list[CoverageRow]:
+    """Coverage per leaf territory of a scenario (those in territory_ids when given), in one statement."""
+    sql = f"""
+        WITH book AS ({_BOOK_SQL.format(**_TABLES)})
+        SELECT t.id, t.code || ' ' || t.name, {_COUNTS_SQL}
+        FROM {_TABLES["territory"]} t LEFT JOIN book ON book.territory_id = t.id
+        WHERE t.scenario_id = %(scenario)s
+          AND NOT EXISTS (SELECT 1 FROM {_TABLES["territory"]} child WHERE child.parent_id = t.id)
+          AND (%(all)s OR t.id = ANY(%(ids)s::bigint[]))
+        GROUP BY t.id ORDER BY t.code
+    """
+    return _coverage_rows(sql, scenario=scenario, territory_ids=territory_ids, at=at)
+
+
+def coverage_by_rep(
+    *, scenario: Scenario, rep_ids: list[int] | None = None, at: dt.datetime | None = None
+) -> list[CoverageRow]:
+    """Coverage of each rep's book: the accounts of the subtrees of the territories they own today."""
+    today = timezone.localdate(at) if at else timezone.localdate()
+    sql = f"""
+        WITH RECURSIVE owned(rep_id, territory_id) AS (
+            SELECT ra.rep_id, ra.territory_id FROM {_TABLES["rep_assignment"]} ra
+            JOIN {_TABLES["territory"]} t ON t.id = ra.territory_id AND t.scenario_id = %(scenario)s
+            WHERE ra.role = 'owner' AND ra.rep_id IS NOT NULL AND (%(all)s OR ra.rep_id = ANY(%(ids)s::bigint[]))
+              AND ra.valid_from <= %(today)s AND (ra.valid_to IS NULL OR ra.valid_to > %(today)s)
+            UNION
+            SELECT owned.rep_id, child.id FROM {_TABLES["territory"]} child
+            JOIN owned ON child.parent_id = owned.territory_id
+        ), book AS ({_BOOK_SQL.format(**_TABLES)})
+        SELECT r.id, r.name, {_COUNTS_SQL}
+        FROM {_TABLES["rep"]} r
+        JOIN owned ON owned.rep_id = r.id
+        LEFT JOIN book ON book.territory_id = owned.territory_id
+        GROUP BY r.id ORDER BY r.name
+    """
+    return _coverage_rows(sql, scenario=scenario, territory_ids=set(rep_ids) if rep_ids is not None else None, at=at,
+                          extra={"today": today})
+
+
+def _coverage_rows(sql, *, scenario, territory_ids, at, extra=None) -> list[CoverageRow]:
+    params = {
+        "scenario": scenario.pk, "at": at or timezone.now(), "kinds": list(VISIT_KINDS),
+        "all": territory_ids is None, "ids": sorted(territory_ids or []), **(extra or {}),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [CoverageRow(*row) for row in cursor.fetchall()]
+
+
+def coverage_account_list(
+    *, scenario: Scenario, territory_ids: set[int] | None, status: str, at: dt.datetime | None = None
+) -> QuerySet[Account]:
+    """The overdue (most overdue first) or never-visited accounts of the given territories."""
+    accounts = (
+        Account.objects.all() if territory_ids is None
+        else accounts_in_territories(scenario=scenario, territory_ids=list(territory_ids))
+    )
+    if territory_ids is None:
+        accounts = accounts.filter(assignments__scenario=scenario, assignments__valid_to__isnull=True).distinct()
+    accounts = account_attention_annotate(accounts, at=at).filter(cadence_days__isnull=False)
+    if status == "never":
+        return accounts.filter(last_visit_at__isnull=True).order_by("tier", "-potential", "name")
+    if status == "overdue":
+        return accounts.filter(days_overdue__gt=0).order_by("-days_overdue", "name")
+    raise ValueError(f"Unknown coverage status {status!r}")
+
+
+# -------------------------------------------------------------------------------------------------------- workload
+@dataclass
+class TerritoryWorkload:
+    """Hours a year a territory needs (visits x (visit time + travel)) against its owner's capacity."""
+
+    territory_id: int
+    code: str
+    name: str
+    accounts: int
+    visits_per_year: float
+    visit_hours: float
+    travel_hours: float
+    hours: float
+    rep_id: int | None
+    capacity_hours: float
+    index: float | None  # 100 = exactly the owner's capacity
+    relative_index: float | None  # 100 = the scenario's average territory
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def territory_workload(
+    *, scenario: Scenario, territory_ids: set[int] | None = None, at: dt.date | None = None,
+    road_factor: float = ROAD_FACTOR, speed_kmh: float = AVERAGE_SPEED_KMH,
+    default_capacity_hours: float = DEFAULT_CAPACITY_HOURS,
+) -> list[TerritoryWorkload]:
+    """Workload per leaf territory of a scenario, computed in one SQL statement.
+
+    visits a year come from the tier cadences; each visit costs its minutes plus the drive from the
+    territory's account centre (the mean of its account locations) times a road factor at an average speed.
+    The index is hours / the owner's yearly capacity x 100 (a vacancy counts the default capacity).
+    Other apps (balance metrics, the optimiser) call this.
+    """
+    today = at or timezone.localdate()
+    sql = f"""
+        WITH leaf AS (
+            SELECT t.id, t.code, t.name FROM {_TABLES["territory"]} t
+            WHERE t.scenario_id = %(scenario)s AND (%(all)s OR t.id = ANY(%(ids)s::bigint[]))
+              AND NOT EXISTS (SELECT 1 FROM {_TABLES["territory"]} child WHERE child.parent_id = t.id)
+        ), book AS (
+            SELECT asg.territory_id, a.location, coalesce(c.visits_per_year, 0) AS visits,
+                   coalesce(c.minutes_per_visit, 0) AS minutes
+            FROM {_TABLES["assignment"]} asg
+            JOIN leaf ON leaf.id = asg.territory_id
+            JOIN {_TABLES["account"]} a ON a.id = asg.account_id
+            LEFT JOIN {_TABLES["cadence"]} c ON c.tier = a.tier
+            WHERE asg.scenario_id = %(scenario)s AND asg.valid_to IS NULL
+        ), centre AS (
+            SELECT territory_id, ST_Centroid(ST_Collect(location)) AS point FROM book
+            WHERE location IS NOT NULL GROUP BY territory_id
+        ), owner AS (
+            SELECT DISTINCT ON (ra.territory_id) ra.territory_id, r.id AS rep_id, r.capacity_hours
+            FROM {_TABLES["rep_assignment"]} ra JOIN {_TABLES["rep"]} r ON r.id = ra.rep_id
+            JOIN leaf ON leaf.id = ra.territory_id
+            WHERE ra.role = 'owner' AND ra.valid_from <= %(today)s AND (ra.valid_to IS NULL OR ra.valid_to > %(today)s)
+            ORDER BY ra.territory_id, ra.valid_from DESC, ra.id DESC
+        )
+        SELECT leaf.id, leaf.code, leaf.name, count(book.territory_id),
+               coalesce(sum(book.visits), 0),
+               coalesce(sum(book.visits * book.minutes), 0) / 60.0,
+               coalesce(sum(book.visits * ST_Distance(book.location::geography, centre.point::geography)), 0)
+                   / 1000.0 * %(road_factor)s / %(speed)s,
+               max(owner.rep_id), max(owner.capacity_hours)
+        FROM leaf
+        LEFT JOIN book ON book.territory_id = leaf.id
+        LEFT JOIN centre ON centre.territory_id = leaf.id
+        LEFT JOIN owner ON owner.territory_id = leaf.id
+        GROUP BY leaf.id, leaf.code, leaf.name ORDER BY leaf.code
+    """
+    params = {
+        "scenario": scenario.pk, "all": territory_ids is None, "ids": sorted(territory_ids or []),
+        "today": today, "road_factor": road_factor, "speed": speed_kmh,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    result = []
+    for pk, code, name, accounts, visits, visit_hours, travel_hours, rep_id, capacity in rows:
+        hours = float(visit_hours) + float(travel_hours)
+        capacity = float(capacity) if capacity else default_capacity_hours
+        result.append(TerritoryWorkload(
+            territory_id=pk, code=code, name=name, accounts=accounts, visits_per_year=float(visits),
+            visit_hours=round(float(visit_hours), 2), travel_hours=round(float(travel_hours), 2),
+            hours=round(hours, 2), rep_id=rep_id, capacity_hours=capacity,
+            index=round(100.0 * hours / capacity, 1) if capacity else None, relative_index=None,
+        ))
+    mean = sum(row.hours for row in result) / len(result) if result else 0
+    for row in result:
+        row.relative_index = round(100.0 * row.hours / mean, 1) if mean else None
+    return result

@@ -52,8 +52,11 @@ class Job(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
     )
     idempotency_key = models.CharField(max_length=200, blank=True)
+    task_name = models.CharField(max_length=200, blank=True, help_text="The Celery task that runs it, for retries.")
+    task_args = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life from its worker.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -1,5 +1,6 @@
 """Job lifecycle: create, queue after commit, report progress, finish."""
 
+import datetime as dt
 import logging
 import traceback
 from collections.abc import Callable
@@ -37,6 +38,7 @@ def job_enqueue(*, job: Job, task, args: tuple = ()) -> Job:
     """
     if not getattr(job, "_created", True):
         return job
+    Job.objects.filter(pk=job.pk).update(task_name=task.name, task_args=list(args))
 
     def _send():
         try:
@@ -53,7 +55,9 @@ def job_enqueue(*, job: Job, task, args: tuple = ()) -> Job:
 
 def job_progress(*, job_id: int, progress: float, message: str = "") -> None:
     """Record progress outside any surrounding transaction so pages see it while the job runs."""
-    Job.objects.filter(pk=job_id).update(progress=max(0.0, min(100.0, progress)), message=message[:500])
+    Job.objects.filter(pk=job_id).update(
+        progress=max(0.0, min(100.0, progress)), message=message[:500], heartbeat_at=timezone.now()
+    )
 
 
 def job_run(*, job_id: int, work: Callable[[Job, Callable[[float, str], None]], dict[str, Any]]) -> Job:
@@ -65,7 +69,8 @@ def job_run(*, job_id: int, work: Callable[[Job, Callable[[float, str], None]], 
     if job.status == Job.Status.SUCCEEDED:
         return job  # idempotent: a redelivered message does nothing twice
     Job.objects.filter(pk=job_id).update(
-        status=Job.Status.RUNNING, started_at=timezone.now(), attempts=job.attempts + 1, error=""
+        status=Job.Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now(),
+        attempts=job.attempts + 1, error="",
     )
     job.refresh_from_db()
 
@@ -98,3 +103,32 @@ def _announce_finished(job: Job) -> None:
 
     webhook_emit(event="job.finished", payload={"job": job.pk, "kind": job.kind, "status": job.status,
                                                 "message": job.message, "result": job.result})
+
+
+STALE_MESSAGE = "The worker stopped while running this job; nothing it was doing was kept. Retry it."
+
+
+def job_fail_stale(*, older_than_seconds: int) -> int:
+    """Mark running jobs whose worker went silent as failed (their work was one transaction, so rolled back)."""
+    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
+    return Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff).update(
+        status=Job.Status.FAILED, finished_at=timezone.now(), message=STALE_MESSAGE, error=STALE_MESSAGE
+    )
+
+
+class JobNotRetryable(Exception):
+    pass
+
+
+def job_retry(*, job: Job) -> Job:
+    """Queue a failed job again with the same task and arguments."""
+    from celery import current_app
+
+    if job.status != Job.Status.FAILED:
+        raise JobNotRetryable(f"Only failed jobs can be retried; this one is {job.get_status_display().lower()}.")
+    if not job.task_name:
+        raise JobNotRetryable("This job has no task recorded, so it cannot be retried.")
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.QUEUED, progress=0.0, message="Queued again", error="")
+    job.refresh_from_db()
+    job_enqueue(job=job, task=current_app.tasks[job.task_name], args=tuple(job.task_args))
+    return job

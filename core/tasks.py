@@ -15,3 +15,13 @@ def webhook_deliver_task(self, delivery_id: int) -> bool:
 
         raise self.retry(countdown=getattr(settings, "WEBHOOK_BACKOFF_SECONDS", 2) * 2**self.request.retries)
     return False
+
+
+@shared_task
+def job_fail_stale_task() -> int:
+    """Beat runs this every few minutes: jobs whose worker died are shown as failed and retryable."""
+    from django.conf import settings
+
+    from core.services import job_fail_stale
+
+    return job_fail_stale(older_than_seconds=settings.JOB_STALE_SECONDS)

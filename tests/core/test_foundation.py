@@ -158,7 +158,8 @@ def test_sign_in_pauses_after_repeated_failures(client, manager_user, settings):
 
 def test_production_settings_pass_the_deploy_check():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production",
-           "DJANGO_SECRET_KEY": "k3J!x9-qZ2@vL8#mW4$tR7^pN1&bY6*cF0(hD5)gS3_aE8+uO2=iT9", "DJANGO_ALLOWED_HOSTS": "territory.example.com"}
+           "DJANGO_SECRET_KEY": "k3J!x9-qZ2@vL8#mW4$tR7^pN1&bY6*cF0(hD5)gS3_aE8+uO2=iT9",
+           "DJANGO_ALLOWED_HOSTS": "territory.example.com"}
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -170,3 +171,35 @@ def test_production_refuses_to_start_without_a_secret_key():
                             text=True, timeout=120)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.django_db
+def test_a_running_job_whose_worker_went_silent_is_failed_and_retryable(django_assert_num_queries):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from core.services import STALE_MESSAGE, JobNotRetryable, job_fail_stale, job_retry
+
+    silent = job_create(kind=Job.Kind.ALLOCATION)
+    alive = job_create(kind=Job.Kind.ALLOCATION)
+    Job.objects.filter(pk=silent.pk).update(status=Job.Status.RUNNING,
+                                             heartbeat_at=timezone.now() - dt.timedelta(minutes=30))
+    Job.objects.filter(pk=alive.pk).update(status=Job.Status.RUNNING, heartbeat_at=timezone.now())
+    assert job_fail_stale(older_than_seconds=900) == 1
+    silent.refresh_from_db()
+    alive.refresh_from_db()
+    assert (silent.status, silent.message) == (Job.Status.FAILED, STALE_MESSAGE)
+    assert alive.status == Job.Status.RUNNING
+    with pytest.raises(JobNotRetryable, match="no task recorded"):
+        job_retry(job=silent)
+    with pytest.raises(JobNotRetryable, match="Only failed jobs"):
+        job_retry(job=alive)
+
+
+@pytest.mark.django_db
+def test_the_stale_job_check_is_scheduled_in_the_database():
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="core.tasks.job_fail_stale_task")
+    assert task.enabled and task.interval.every == 5

@@ -182,3 +182,45 @@ class VisitCadenceFactory(factory.django.DjangoModelFactory):
     tier = "B"
     visits_per_year = 12
     minutes_per_visit = 60
+
+
+# ---- map workspace (tests/workspace) ----
+class TerritoryUnitFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "territories.TerritoryUnit"
+
+    territory = factory.SubFactory(TerritoryFactory)
+    scenario = factory.LazyAttribute(lambda o: o.territory.scenario)
+    unit = factory.SubFactory(GeoUnitFactory)
+
+
+def unit_grid_scenario(*, columns: int = 4, rows: int = 1, split: int = 2, accounts_per_unit: int = 2, **scenario):
+    """A planning scenario over a grid of 1°×1° geo units from (-100, 40): units left of column `split` in
+    territory A, the rest in B; both built from units and under one region; `accounts_per_unit` accounts
+    (potential 1000, revenue 100, workload 10 each) at the centre of every unit, assigned by geography."""
+    from territories.workspace.services import territory_boundaries_rebuild
+
+    scenario = ScenarioFactory(**scenario)
+    region = TerritoryFactory(scenario=scenario, code="R", name="Region", level_name="region", boundary=None)
+    left = TerritoryFactory(scenario=scenario, parent=region, code="A", name="Alpha", built_from_units=True,
+                            boundary=None, color="#4e79a7")
+    right = TerritoryFactory(scenario=scenario, parent=region, code="B", name="Bravo", built_from_units=True,
+                             boundary=None, color="#f28e2b")
+    units, accounts = [], []
+    for row in range(rows):
+        for column in range(columns):
+            territory = left if column < split else right
+            unit = GeoUnitFactory(code=f"{scenario.pk}-{column}-{row}", name=f"Unit {column},{row}",
+                                  geometry=square(-100 + column, 40 + row))
+            TerritoryUnitFactory(territory=territory, unit=unit)
+            units.append(unit)
+            for _ in range(accounts_per_unit):
+                account = AccountFactory(location=Point(-99.5 + column, 40.5 + row, srid=4326),
+                                         potential=Decimal("1000"), annual_revenue=Decimal("100"), workload_hours=10)
+                AccountAssignmentFactory(account=account, territory=territory)
+                accounts.append(account)
+    territory_boundaries_rebuild(territory_ids=[left.pk, right.pk])
+    for territory in (left, right):
+        territory.refresh_from_db()
+    return {"scenario": scenario, "region": region, "left": left, "right": right, "units": units,
+            "accounts": accounts}

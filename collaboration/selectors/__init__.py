@@ -1,0 +1,1 @@
+"""Read-side queries of the collaboration app, one module per concept."""

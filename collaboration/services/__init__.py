@@ -1,0 +1,1 @@
+"""Write-side actions of the collaboration app, one module per concept."""

@@ -2,9 +2,10 @@
 
 import datetime as dt
 
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
-from accounts.models import Account, AccountAssignment
+from accounts.models import Account, AccountAssignment, AllocationRun
 
 
 def assignments_at(*, scenario, at: dt.datetime | None = None) -> QuerySet[AccountAssignment]:
@@ -25,3 +26,106 @@ def account_assignment_history(*, account: Account) -> QuerySet[AccountAssignmen
     return account.assignments.select_related("territory", "scenario", "rule", "override", "run").order_by(
         "-valid_from"
     )
+
+
+def _owner_subquery(at_date: dt.date, field: str):
+    from reps.models import RepAssignment
+
+    return Subquery(
+        RepAssignment.objects.filter(territory_id=OuterRef("territory_id"), role="owner", valid_from__lte=at_date)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=at_date))
+        .order_by("-valid_from", "-pk").values(field)[:1]
+    )
+
+
+def alignment_at(*, at: dt.datetime | None = None, scenario=None) -> QuerySet[AccountAssignment]:
+    """The whole alignment at a moment: every account's assignment in the scenario then in force, with the
+    territory's owner rep then (owner_rep_id, owner_rep_name). One query, paginable."""
+    from territories.selectors import scenario_active, scenario_active_at
+
+    if scenario is None:
+        scenario = scenario_active_at(at=at) if at is not None else scenario_active()
+    if scenario is None:
+        return AccountAssignment.objects.none()
+    at_date = timezone.localdate(at) if at is not None else timezone.localdate()
+    return (
+        assignments_at(scenario=scenario, at=at)
+        .select_related("account", "territory", "rule", "override", "scenario")
+        .annotate(owner_rep_id=_owner_subquery(at_date, "rep_id"),
+                  owner_rep_name=_owner_subquery(at_date, "rep__name"))
+        .order_by("account__name", "account_id")
+    )
+
+
+def account_owner_at(*, account: Account, at: dt.datetime | None = None, scenario=None) -> dict:
+    """Who owned an account at a moment: the scenario then in force, the territory, the owner rep and why."""
+    from accounts.services.allocation import allocation_reason
+
+    assignment = (
+        alignment_at(at=at, scenario=scenario).filter(account=account)
+        .order_by("-territory__depth", "-valid_from").first()
+    )
+    if assignment is None:
+        return {"at": at, "scenario": None, "territory": None, "rep": None, "assignment": None, "reason": ""}
+    return {
+        "at": at, "scenario": assignment.scenario, "territory": assignment.territory,
+        "rep": {"id": assignment.owner_rep_id, "name": assignment.owner_rep_name} if assignment.owner_rep_id else None,
+        "assignment": assignment, "reason": allocation_reason(assignment),
+    }
+
+
+def account_list(*, user) -> QuerySet[Account]:
+    """The accounts a user may see: all for managers and admins; for a rep, those assigned (now, in the active
+    scenario) to the territories their rep covers today."""
+    from reps.selectors import territory_ids_for_user, user_is_manager
+    from territories.selectors import scenario_active
+
+    queryset = Account.objects.all()
+    if user_is_manager(user):
+        return queryset
+    territory_ids = territory_ids_for_user(user=user)
+    active = scenario_active()
+    if not territory_ids or active is None:
+        return queryset.none()
+    return queryset.filter(
+        pk__in=AccountAssignment.objects.filter(
+            scenario=active, valid_to__isnull=True, territory_id__in=territory_ids
+        ).values("account_id")
+    )
+
+
+def account_list_with_alignment(*, user, scenario=None) -> QuerySet[Account]:
+    """Accounts annotated with their current territory, owner rep and assignment source in a scenario
+    (the active one by default); one query for lists and exports."""
+    from territories.selectors import scenario_active
+
+    scenario = scenario or scenario_active()
+    queryset = account_list(user=user)
+    if scenario is None:
+        return queryset
+    current = AccountAssignment.objects.filter(account_id=OuterRef("pk"), scenario=scenario, valid_to__isnull=True)
+    current = current.order_by("-territory__depth", "-valid_from")
+    today = timezone.localdate()
+    from reps.models import RepAssignment
+
+    owner = (
+        RepAssignment.objects.filter(territory_id=OuterRef("current_territory_id"), role="owner",
+                                     valid_from__lte=today)
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=today)).order_by("-valid_from", "-pk")
+    )
+    return queryset.annotate(
+        current_territory_id=Subquery(current.values("territory_id")[:1]),
+        current_territory_code=Subquery(current.values("territory__code")[:1], output_field=CharField()),
+        current_territory_name=Subquery(current.values("territory__name")[:1], output_field=CharField()),
+        current_source=Subquery(current.values("source")[:1], output_field=CharField()),
+        current_rule_name=Subquery(current.values("rule__name")[:1], output_field=CharField()),
+        current_reason=Subquery(current.values("reason")[:1], output_field=CharField()),
+    ).annotate(
+        owner_rep_id=Subquery(owner.values("rep_id")[:1]),
+        owner_rep_name=Subquery(owner.values("rep__name")[:1], output_field=CharField()),
+    )
+
+
+def allocation_run_list(*, scenario=None) -> QuerySet[AllocationRun]:
+    queryset = AllocationRun.objects.select_related("scenario", "job", "created_by")
+    return queryset.filter(scenario=scenario) if scenario is not None else queryset

@@ -31,3 +31,36 @@ def territory_descendant_ids(*, territory: Territory, include_self: bool = True)
         )
         ids = [row[0] for row in cursor.fetchall()]
     return ids if include_self else [pk for pk in ids if pk != territory.pk]
+
+
+def scenario_active_at(*, at) -> Scenario | None:
+    """The scenario that was in force at a moment: the last one activated (by hand, schedule or rollback)
+    before it, from the scenario event log; the current active one when the log says nothing."""
+    from territories.models import ScenarioEvent
+
+    event = (
+        ScenarioEvent.objects.filter(action=ScenarioEvent.Action.ACTIVATED, created_at__lte=at)
+        .select_related("scenario").order_by("-created_at", "-pk").first()
+    )
+    if event is not None:
+        return event.scenario
+    if ScenarioEvent.objects.filter(action=ScenarioEvent.Action.ACTIVATED).exists():
+        return None  # the first activation came later: nothing was in force yet
+    return scenario_active()
+
+
+def scenario_list() -> QuerySet[Scenario]:
+    return Scenario.objects.select_related("cloned_from", "previous_active", "created_by")
+
+
+def territory_tree(*, scenario: Scenario) -> list[dict]:
+    """The hierarchy as nested dicts (one query), children ordered by code."""
+    rows = list(
+        Territory.objects.filter(scenario=scenario).select_related("territory_type")
+        .order_by("depth", "code")
+    )
+    nodes = {row.pk: {"territory": row, "children": []} for row in rows}
+    roots = []
+    for row in rows:
+        (nodes[row.parent_id]["children"] if row.parent_id in nodes else roots).append(nodes[row.pk])
+    return roots

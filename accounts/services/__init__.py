@@ -1,0 +1,1 @@
+"""Write-side functions for accounts: allocation, overrides, import and export (see each module)."""

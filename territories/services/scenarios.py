@@ -1,0 +1,247 @@
+"""Scenario lifecycle: create, clone, activate (now or on a date), roll back, compare."""
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from territories.models import Scenario, ScenarioEvent
+
+
+def scenario_ensure_editable(*, scenario: Scenario) -> None:
+    """Refuse edits to active and archived scenarios: they are the record of what was (or is) in force."""
+    if scenario.status != Scenario.Status.PLANNING:
+        raise ValidationError(
+            f'Scenario "{scenario.name}" is {scenario.get_status_display().lower()} and cannot be edited; '
+            "clone it into a planning scenario and edit the clone."
+        )
+
+
+def scenario_touch(*, scenario: Scenario) -> None:
+    """Bump the version after an edit to anything inside the scenario."""
+    Scenario.objects.filter(pk=scenario.pk).update(version=F("version") + 1, updated_at=timezone.now())
+
+
+def _event(scenario: Scenario, action: str, actor=None, **detail) -> ScenarioEvent:
+    return ScenarioEvent.objects.create(scenario=scenario, action=action, actor=actor, detail=detail)
+
+
+@transaction.atomic
+def scenario_create(*, name: str, description: str = "", created_by=None) -> Scenario:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("A scenario needs a name.")
+    scenario = Scenario.objects.create(name=name, description=description, created_by=created_by)
+    _event(scenario, ScenarioEvent.Action.CREATED, created_by)
+    return scenario
+
+
+@transaction.atomic
+def scenario_update(*, scenario: Scenario, name: str | None = None, description: str | None = None,
+                    actor=None) -> Scenario:
+    """Rename or describe a scenario (allowed in any status: it changes no alignment)."""
+    if name is not None:
+        if not name.strip():
+            raise ValidationError("A scenario needs a name.")
+        scenario.name = name.strip()
+    if description is not None:
+        scenario.description = description
+    scenario.version += 1
+    scenario.save(update_fields=["name", "description", "version", "updated_at"])
+    return scenario
+
+
+# Each statement copies one table of the source scenario in one INSERT ... SELECT. New ids are drawn from the
+# sequences first into mapping tables, so children, rules, overrides and assignments can point at the copies.
+_CLONE_SQL = [
+    """
+    CREATE TEMP TABLE _clone_territory ON COMMIT DROP AS
+    SELECT id AS old_id, nextval(pg_get_serial_sequence('territories_territory', 'id')) AS new_id
+    FROM territories_territory WHERE scenario_id = %(source)s
+    """,
+    """
+    INSERT INTO territories_territory
+        (id, scenario_id, parent_id, depth, level_name, name, code, territory_type_id, boundary, built_from_units,
+         is_locked, color, version, created_at, updated_at)
+    SELECT m.new_id, %(target)s, pm.new_id, t.depth, t.level_name, t.name, t.code, t.territory_type_id, t.boundary,
+           t.built_from_units, t.is_locked, t.color, 1, %(now)s, %(now)s
+    FROM territories_territory t
+    JOIN _clone_territory m ON m.old_id = t.id
+    LEFT JOIN _clone_territory pm ON pm.old_id = t.parent_id
+    ORDER BY t.depth
+    """,
+    """
+    INSERT INTO territories_historicalterritory
+        (id, scenario_id, parent_id, depth, level_name, name, code, territory_type_id, built_from_units, is_locked,
+         color, version, created_at, updated_at, history_date, history_change_reason, history_type, history_user_id)
+    SELECT t.id, t.scenario_id, t.parent_id, t.depth, t.level_name, t.name, t.code, t.territory_type_id,
+           t.built_from_units, t.is_locked, t.color, t.version, t.created_at, t.updated_at, %(now)s,
+           'cloned', '+', %(actor)s
+    FROM territories_territory t WHERE t.scenario_id = %(target)s
+    """,
+    """
+    INSERT INTO territories_territoryunit (scenario_id, territory_id, unit_id)
+    SELECT %(target)s, m.new_id, tu.unit_id
+    FROM territories_territoryunit tu JOIN _clone_territory m ON m.old_id = tu.territory_id
+    WHERE tu.scenario_id = %(source)s
+    """,
+    """
+    CREATE TEMP TABLE _clone_rule ON COMMIT DROP AS
+    SELECT r.id AS old_id, nextval(pg_get_serial_sequence('territories_assignmentrule', 'id')) AS new_id
+    FROM territories_assignmentrule r JOIN _clone_territory m ON m.old_id = r.territory_id
+    """,
+    """
+    INSERT INTO territories_assignmentrule
+        (id, territory_id, name, priority, logic, criteria, within_boundary, applies_to_children, is_active,
+         created_at, updated_at)
+    SELECT rm.new_id, m.new_id, r.name, r.priority, r.logic, r.criteria, r.within_boundary, r.applies_to_children,
+           r.is_active, %(now)s, %(now)s
+    FROM territories_assignmentrule r
+    JOIN _clone_rule rm ON rm.old_id = r.id
+    JOIN _clone_territory m ON m.old_id = r.territory_id
+    """,
+    """
+    INSERT INTO territories_historicalassignmentrule
+        (id, territory_id, name, priority, logic, criteria, within_boundary, applies_to_children, is_active,
+         created_at, updated_at, history_date, history_change_reason, history_type, history_user_id)
+    SELECT r.id, r.territory_id, r.name, r.priority, r.logic, r.criteria, r.within_boundary, r.applies_to_children,
+           r.is_active, r.created_at, r.updated_at, %(now)s, 'cloned', '+', %(actor)s
+    FROM territories_assignmentrule r JOIN _clone_rule rm ON rm.new_id = r.id
+    """,
+    """
+    CREATE TEMP TABLE _clone_override ON COMMIT DROP AS
+    SELECT o.id AS old_id, nextval(pg_get_serial_sequence('accounts_accountoverride', 'id')) AS new_id
+    FROM accounts_accountoverride o WHERE o.scenario_id = %(source)s AND o.is_active
+    """,
+    """
+    INSERT INTO accounts_accountoverride
+        (id, scenario_id, account_id, territory_id, kind, reason, is_active, created_by_id, created_at)
+    SELECT om.new_id, %(target)s, o.account_id, m.new_id, o.kind, o.reason, TRUE, o.created_by_id, %(now)s
+    FROM accounts_accountoverride o
+    JOIN _clone_override om ON om.old_id = o.id
+    JOIN _clone_territory m ON m.old_id = o.territory_id
+    """,
+    """
+    INSERT INTO accounts_historicalaccountoverride
+        (id, scenario_id, account_id, territory_id, kind, reason, is_active, created_by_id, created_at,
+         history_date, history_change_reason, history_type, history_user_id)
+    SELECT o.id, o.scenario_id, o.account_id, o.territory_id, o.kind, o.reason, o.is_active, o.created_by_id,
+           o.created_at, %(now)s, 'cloned', '+', %(actor)s
+    FROM accounts_accountoverride o JOIN _clone_override om ON om.new_id = o.id
+    """,
+    """
+    INSERT INTO accounts_accountassignment
+        (scenario_id, account_id, territory_id, valid_from, valid_to, source, rule_id, override_id, run_id, reason)
+    SELECT %(target)s, a.account_id, m.new_id, %(now)s, NULL, a.source, rm.new_id, om.new_id, NULL, a.reason
+    FROM accounts_accountassignment a
+    JOIN _clone_territory m ON m.old_id = a.territory_id
+    LEFT JOIN _clone_rule rm ON rm.old_id = a.rule_id
+    LEFT JOIN _clone_override om ON om.old_id = a.override_id
+    WHERE a.scenario_id = %(source)s AND a.valid_to IS NULL
+    """,
+]
+
+
+@transaction.atomic
+def scenario_clone(*, scenario: Scenario, name: str | None = None, created_by=None) -> Scenario:
+    """A planning copy of any scenario: hierarchy, boundaries, units, rules, overrides and current assignments."""
+    now = timezone.now()
+    clone = Scenario.objects.create(
+        name=(name or f"{scenario.name} (copy)").strip(), description=scenario.description, cloned_from=scenario,
+        created_by=created_by,
+    )
+    counts = {}
+    params = {"source": scenario.pk, "target": clone.pk, "now": now,
+              "actor": created_by.pk if created_by is not None else None}
+    labels = [None, "territories", None, "territory_units", None, "rules", None, None, "overrides", None, "assignments"]
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS _clone_territory, _clone_rule, _clone_override")
+        for label, sql in zip(labels, _CLONE_SQL, strict=True):
+            cursor.execute(sql, params)
+            if label:
+                counts[label] = cursor.rowcount
+        cursor.execute("DROP TABLE _clone_territory, _clone_rule, _clone_override")
+    _event(clone, ScenarioEvent.Action.CLONED, created_by, source_id=scenario.pk, source_name=scenario.name,
+           **counts)
+    return clone
+
+
+def _lock_for_activation(scenario: Scenario) -> tuple[Scenario, Scenario | None]:
+    """Lock the target and the currently active scenario (in id order, so two activations cannot deadlock)."""
+    locked = list(
+        Scenario.objects.select_for_update().filter(Q(pk=scenario.pk) | Q(status=Scenario.Status.ACTIVE)).order_by("pk")
+    )
+    target = next(item for item in locked if item.pk == scenario.pk)
+    current = next((item for item in locked if item.status == Scenario.Status.ACTIVE and item.pk != scenario.pk),
+                   None)
+    return target, current
+
+
+@transaction.atomic
+def scenario_activate(*, scenario: Scenario, actor=None, via: str = "manual") -> Scenario:
+    """Make a scenario the active one; the old active one is archived in the same transaction."""
+    target, current = _lock_for_activation(scenario)
+    if target.status == Scenario.Status.ACTIVE:
+        raise ValidationError(f'Scenario "{target.name}" is already active.')
+    now = timezone.now()
+    if current is not None:
+        current.status = Scenario.Status.ARCHIVED
+        current.archived_at = now
+        current.save(update_fields=["status", "archived_at", "updated_at"])
+        _event(current, ScenarioEvent.Action.ARCHIVED, actor, replaced_by=target.pk)
+    if via != "rollback":
+        target.previous_active = current
+    target.status = Scenario.Status.ACTIVE
+    target.activated_at = now
+    target.archived_at = None
+    target.scheduled_activation_at = None
+    target.save(update_fields=["status", "activated_at", "archived_at", "scheduled_activation_at",
+                               "previous_active", "updated_at"])
+    _event(target, ScenarioEvent.Action.ACTIVATED, actor, via=via, replaced=current.pk if current else None)
+    scenario.refresh_from_db()
+    return target
+
+
+@transaction.atomic
+def scenario_schedule_activation(*, scenario: Scenario, at: dt.datetime | None, actor=None) -> Scenario:
+    """Activate a planning scenario on a future date (None cancels); the beat task does it when it is due."""
+    scenario = Scenario.objects.select_for_update().get(pk=scenario.pk)
+    if at is not None:
+        if scenario.status != Scenario.Status.PLANNING:
+            raise ValidationError(f'Only planning scenarios can be scheduled; "{scenario.name}" is {scenario.status}.')
+        if timezone.is_naive(at):
+            raise ValidationError("Give the activation time with its time zone.")
+        if at <= timezone.now():
+            raise ValidationError("The activation time must be in the future; activate now instead.")
+    scenario.scheduled_activation_at = at
+    scenario.save(update_fields=["scheduled_activation_at", "updated_at"])
+    _event(scenario, ScenarioEvent.Action.SCHEDULED, actor, at=at.isoformat() if at else None)
+    return scenario
+
+
+def scenario_activate_due(*, now: dt.datetime | None = None) -> list[int]:
+    """Activate the scenarios whose scheduled time has come, oldest schedule first; returns their ids."""
+    now = now or timezone.now()
+    activated = []
+    due = Scenario.objects.filter(status=Scenario.Status.PLANNING, scheduled_activation_at__lte=now)
+    for scenario in due.order_by("scheduled_activation_at", "pk"):
+        scenario_activate(scenario=scenario, via="schedule")
+        activated.append(scenario.pk)
+    return activated
+
+
+@transaction.atomic
+def scenario_rollback(*, scenario: Scenario | None = None, actor=None) -> Scenario:
+    """Put the previously active scenario back in force; the rolled-back one returns to planning to be fixed."""
+    active = Scenario.objects.select_for_update().filter(status=Scenario.Status.ACTIVE).first()
+    if active is None or (scenario is not None and active.pk != scenario.pk):
+        raise ValidationError("Only the active scenario can be rolled back.")
+    previous = active.previous_active
+    if previous is None:
+        raise ValidationError(f'Scenario "{active.name}" has no previously active scenario to roll back to.')
+    active.status = Scenario.Status.PLANNING
+    active.save(update_fields=["status", "updated_at"])
+    _event(active, ScenarioEvent.Action.ROLLED_BACK, actor, restored=previous.pk)
+    return scenario_activate(scenario=previous, actor=actor, via="rollback")

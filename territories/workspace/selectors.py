@@ -218,7 +218,7 @@ def boundaries_geojson(*, scenario: Scenario, zoom: int) -> str:
         SELECT json_build_object('type', 'FeatureCollection', 'features', COALESCE(json_agg(json_build_object(
             'type', 'Feature', 'id', t.id,
             'properties', json_build_object('id', t.id, 'code', t.code, 'name', t.name),
-            'geometry', ST_AsGeoJSON(ST_SimplifyPreserveTopology(t.boundary, %s), %s)::json
+            'geometry', ST_AsGeoJSON(ST_Multi(ST_SimplifyPreserveTopology(t.boundary, %s)), %s)::json
         ) ORDER BY t.code), '[]'::json))::text
         FROM territories_territory t
         WHERE t.scenario_id = %s AND t.boundary IS NOT NULL

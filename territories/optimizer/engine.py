@@ -15,10 +15,16 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+import networkx as nx
 from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
 
 from .graph import Geography
+
+import os
+HOLD = 1e6  # balance penalty once within tolerance: the band becomes a hard limit
+RECOMBINE = os.environ.get('OPT_RECOMBINE', '1') == '1'
 
 
 @dataclass
@@ -112,8 +118,8 @@ class Search:
             outline = perimeter**2 / (4.0 * math.pi * area)
         return self.settings.compactness * (share * outline + (1.0 - share) * 2.0 * math.pi * inertia / area**2)
 
-    def territory_objective(self) -> np.ndarray:
-        terms = self._balance_terms(self.sums) + self._compact_terms(
+    def territory_objective(self, include_balance: bool = True) -> np.ndarray:
+        terms = (self._balance_terms(self.sums) if include_balance else 0.0) + self._compact_terms(
             self.territory_area, self.moment_x, self.moment_y, self.moment_2, self.territory_perimeter
         )
         terms[self.frozen] = 0.0
@@ -134,8 +140,9 @@ class Search:
         return float(deviation.max())
 
     # ----- moves -----------------------------------------------------------------------------
-    def candidate_moves(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Every (unit, neighbouring territory) move with its exact change of the objective."""
+    def candidate_moves(self, include_balance: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every (unit, neighbouring territory) move with its exact change of the objective
+        (without the balance terms when `include_balance` is false)."""
         lab = self.labels
         k = self.k
         source_label = lab[self.edge_source]
@@ -162,15 +169,16 @@ class Search:
         area = self.area[unit]
         ax, ay, a2 = area * self.x[unit], area * self.y[unit], self.second_moment[unit]
         perim = self.perimeter[unit]
-        old = self.territory_objective()
-        new_from = self._balance_terms(self.sums[frm] - values) + self._compact_terms(
+        old = self.territory_objective(include_balance)
+        zero = np.zeros(len(unit))
+        new_from = (self._balance_terms(self.sums[frm] - values) if include_balance else zero) + self._compact_terms(
             self.territory_area[frm] - area,
             self.moment_x[frm] - ax,
             self.moment_y[frm] - ay,
             self.moment_2[frm] - a2,
             self.territory_perimeter[frm] - perim + 2.0 * shared_from,
         )
-        new_to = self._balance_terms(self.sums[to] + values) + self._compact_terms(
+        new_to = (self._balance_terms(self.sums[to] + values) if include_balance else zero) + self._compact_terms(
             self.territory_area[to] + area,
             self.moment_x[to] + ax,
             self.moment_y[to] + ay,
@@ -273,7 +281,8 @@ class Search:
         growth: float = 4.0,
         rounds: int = 14,
         rng: np.random.Generator | None = None,
-        recombine: bool = True,
+        recombine: bool = RECOMBINE,
+        milp_after: int = 1,
     ) -> None:
         """Descend, raising the balance penalty until every free territory is within tolerance;
         where single moves are stuck (large units, dead ends), re-split pairs of territories."""
@@ -283,13 +292,114 @@ class Search:
             self.descend(deadline)
             if self.max_excess() <= 1.0 or time.monotonic() > deadline:
                 break
+            if round_number >= milp_after and self.balance_by_milp(deadline):
+                self.penalty = max(self.penalty, HOLD)
+                self.descend(deadline)
+                if self.max_excess() <= 1.0:
+                    break
             if recombine and round_number >= 3:
                 self.repair_by_recombination(deadline, rng)
                 if self.max_excess() <= 1.0:
                     break
             self.penalty *= growth
-        # polish: with the final penalty, balance stays put while shapes improve
+        # polish: leaving the tolerance band now costs more than any gain in shape
+        if self.max_excess() <= 1.0:
+            self.penalty = max(self.penalty, HOLD)
         self.descend(deadline)
+
+    # ----- balancing by a small integer programme --------------------------------------------
+    def balance_by_milp(self, deadline: float) -> bool:
+        """Pick a set of boundary moves that brings every free territory inside the band
+        (margin × tolerance) at the least cost: loss of compactness in design, the move weight in
+        realignment. Moving units are never articulation points of their territory nor adjacent
+        to another moving unit, so territories stay connected (checked again when applied)."""
+        remaining = deadline - time.monotonic()
+        if remaining < 0.5:
+            return False
+        unit, frm, to, delta = self.candidate_moves(include_balance=False)
+        if len(unit) == 0:
+            return False
+        articulation = self._articulation_units()
+        keep = ~articulation[unit]
+        unit, frm, to, delta = unit[keep], frm[keep], to[keep], delta[keep]
+        count = len(unit)
+        if count == 0:
+            return False
+        cost = np.maximum(delta, 0.0) + 1e-3
+        rows, cols, lower, upper = [], [], [], []
+        row = 0
+        # a unit moves at most once, and two neighbours never both move
+        units_moving, slot = np.unique(unit, return_inverse=True)
+        local = np.full(self.n, -1, dtype=np.int64)
+        local[units_moving] = np.arange(len(units_moving))
+        rows.append(slot)
+        cols.append(np.arange(count))
+        lower.append(np.full(len(units_moving), -np.inf))
+        upper.append(np.ones(len(units_moving)))
+        row += len(units_moving)
+        a, b = local[self.edge_source], local[self.edge_target]
+        pair = (a >= 0) & (b >= 0) & (a < b)
+        pairs = np.column_stack([a[pair], b[pair]])
+        if len(pairs):
+            order = np.argsort(slot, kind="stable")
+            starts = np.searchsorted(slot[order], np.arange(len(units_moving)))
+            ends = np.searchsorted(slot[order], np.arange(len(units_moving)), side="right")
+            for p, (x, y) in enumerate(pairs.tolist()):
+                members = np.concatenate([order[starts[x] : ends[x]], order[starts[y] : ends[y]]])
+                rows.append(np.full(len(members), row + p))
+                cols.append(members)
+            lower.append(np.full(len(pairs), -np.inf))
+            upper.append(np.ones(len(pairs)))
+            row += len(pairs)
+        # every free territory inside the band on every measure
+        margin = self.settings.margin
+        values = self.values[unit]
+        free = np.flatnonzero(~self.frozen)
+        for measure in range(self.values.shape[1]):
+            band = self.tolerances[measure] * margin
+            for sign_rows, sign in ((frm, -1.0), (to, 1.0)):
+                rows.append(row + np.searchsorted(free, sign_rows))
+                cols.append(np.arange(count))
+            lower.append(1.0 - band - self.sums[free, measure])
+            upper.append(1.0 + band - self.sums[free, measure])
+            row += len(free)
+        coefficients = [np.ones(len(units_moving)), np.ones(sum(len(c) for c in cols[1 : len(cols) - 2 * self.values.shape[1]]))]
+        data = []
+        for index, (r, c) in enumerate(zip(rows, cols)):
+            if index < len(rows) - 2 * self.values.shape[1]:
+                data.append(np.ones(len(c)))
+        for measure in range(self.values.shape[1]):
+            data.append(-values[:, measure])
+            data.append(values[:, measure])
+        del coefficients
+        matrix = sparse.csr_matrix(
+            (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(row, count)
+        )
+        result = milp(
+            cost,
+            constraints=LinearConstraint(matrix, np.concatenate(lower), np.concatenate(upper)),
+            integrality=np.ones(count),
+            bounds=Bounds(0, 1),
+            options={"time_limit": max(0.5, min(remaining * 0.5, 20.0)), "mip_rel_gap": 0.02},
+        )
+        if result.x is None:
+            return False
+        chosen = np.flatnonzero(result.x > 0.5)
+        for index in chosen[np.argsort(cost[chosen], kind="stable")].tolist():
+            u, source = int(unit[index]), int(frm[index])
+            if self.label_list[u] == source and self.count[source] > 1 and self.keeps_connected(u, source):
+                self.apply(u, int(to[index]))
+        return True
+
+    def _articulation_units(self) -> np.ndarray:
+        lab = self.labels
+        same = lab[self.edge_source] == lab[self.edge_target]
+        graph = nx.Graph()
+        graph.add_nodes_from(range(self.n))
+        graph.add_edges_from(zip(self.edge_source[same].tolist(), self.edge_target[same].tolist()))
+        mask = np.zeros(self.n, dtype=bool)
+        mask[list(nx.articulation_points(graph))] = True
+        return mask
 
     # ----- recombination (ReCom-style re-split of two territories) -----------------------------
     def territory_excess(self) -> np.ndarray:

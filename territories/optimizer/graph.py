@@ -67,6 +67,10 @@ def project(geoms: np.ndarray, crs: str) -> np.ndarray:
 
 def build_geography(geoms: np.ndarray, kind: str, ids: list) -> Geography:
     crs = equal_area_crs(geoms)
+    if kind == "polygon":
+        # Neighbours whose shared vertices differ in the last bits (computed coordinates, rounding in
+        # exports) would otherwise share no boundary: snap to a 1e-9 degree grid (0.1 mm) first.
+        geoms = shapely.set_precision(geoms, 1e-9)
     projected = project(geoms, crs)
     if kind == "point":
         cells = _voronoi_cells(projected)

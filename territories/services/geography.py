@@ -113,13 +113,14 @@ def geometry_clean(*, geometry: Any, repair: bool = True) -> tuple[MultiPolygon,
     if len(shapely.get_parts(geom)) != len(shapely.get_parts(polygonal)) and geom.geom_type == "GeometryCollection":
         issues.append({"code": "non_polygon_parts", "message": "Dropped parts that were lines or points."})
     oriented = shapely.orient_polygons(polygonal, exterior_cw=False)
-    if not shapely.equals_exact(oriented, polygonal, tolerance=0):
+    repaired_already = any(issue["code"] == "invalid" for issue in issues)  # make_valid picks its own order
+    if not repaired_already and not shapely.equals_exact(oriented, polygonal, tolerance=0):
         issues.append({"code": "reoriented",
                        "message": "Rings were re-ordered: exterior counter-clockwise, holes clockwise (RFC 7946)."})
     if issues and not repair:
         raise ValidationError("; ".join(issue["message"] for issue in issues))
     area_after = float(oriented.area)
-    result = GEOSGeometry(shapely.to_wkb(oriented), srid=SRID)
+    result = GEOSGeometry(memoryview(shapely.to_wkb(oriented)), srid=SRID)
     if not isinstance(result, MultiPolygon):
         result = MultiPolygon(result, srid=SRID)
     report = {

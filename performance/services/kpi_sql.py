@@ -22,8 +22,8 @@ TOTAL_COLUMNS = [
     ("pipeline_created", "numeric"),
 ]
 TOTAL_NAMES = [name for name, _ in TOTAL_COLUMNS]
-TEMP_TABLES = ["kpi_direct", "kpi_tree", "kpi_owner", "kpi_quota", "kpi_row", "kpi_balance", "kpi_leaf_balance",
-               "kpi_gini", "kpi_derived"]
+TEMP_TABLES = ["kpi_direct", "kpi_tree", "kpi_owner", "kpi_quota", "kpi_node", "kpi_rep", "kpi_row", "kpi_balance",
+               "kpi_leaf_balance", "kpi_gini", "kpi_derived"]
 # ON COMMIT DROP only fires at the outermost commit; a run nested in a caller's transaction drops them first.
 DROP_TEMP_TABLES_SQL = f"DROP TABLE IF EXISTS {', '.join(TEMP_TABLES)}"
 QUOTA_METRICS = ["revenue", "visits", "pipeline", "new_accounts"]
@@ -43,6 +43,8 @@ def direct_totals_sql(*, restricted: bool) -> str:
     # Restricted runs read a few thousand accounts' activities through the (account, occurred_at) index.
     account_filter_activity = "AND account_id = ANY(ARRAY(SELECT account_id FROM acc))" if restricted else ""
     account_filter_opportunity = "AND account_id = ANY(ARRAY(SELECT account_id FROM acc))" if restricted else ""
+    # Materialised: the restricted run reads its account list once; in a full run, inlining it invites a
+    # parallel plan in which every worker rebuilds the whole activity aggregate (measured: slower).
     return f"""
 CREATE TEMP TABLE kpi_direct ON COMMIT DROP AS
 WITH acc AS MATERIALIZED (
@@ -60,7 +62,8 @@ WITH acc AS MATERIALIZED (
            count(*) FILTER (WHERE occurred_at >= %(start_at)s) AS activities,
            max(occurred_at) FILTER (WHERE kind = 'visit' AND occurred_at < %(reference_at)s) AS last_visit_at
     FROM performance_activity
-    WHERE occurred_at >= %(window_start_at)s AND occurred_at < %(end_at)s {account_filter_activity}
+    WHERE occurred_at >= %(window_start_at)s AND occurred_at < %(end_at)s
+          AND (occurred_at >= %(start_at)s OR kind = 'visit') {account_filter_activity}
     GROUP BY account_id
 ), opp AS (
     SELECT account_id,
@@ -132,9 +135,9 @@ QUOTA_TABLE_SQL = """
 CREATE TEMP TABLE kpi_quota (scope text, subject_id bigint, metric text, target numeric) ON COMMIT DROP
 """
 
-# One row per subject (territory, rep, level, whole scenario) with its totals, capacity and quotas.
-ROWS_SQL = f"""
-CREATE TEMP TABLE kpi_row ON COMMIT DROP AS
+# Each territory's subtree totals, direct owner, the capacity of the reps owning its subtree, and its quotas.
+NODE_SQL = f"""
+CREATE TEMP TABLE kpi_node ON COMMIT DROP AS
 WITH node AS (
     SELECT t.id AS territory_id, t.depth, NOT EXISTS (
                SELECT 1 FROM territories_territory child WHERE child.parent_id = t.id) AS is_leaf,
@@ -150,50 +153,58 @@ WITH node AS (
           JOIN kpi_owner o ON o.territory_id = c.territory_id WHERE o.rep_id IS NOT NULL) owned
     JOIN reps_rep r ON r.id = owned.rep_id
     GROUP BY owned.ancestor_id
-), rep_book AS (
-    SELECT DISTINCT o.rep_id, c.territory_id
-    FROM kpi_owner o JOIN kpi_tree c ON c.ancestor_id = o.territory_id WHERE o.rep_id IS NOT NULL
-), rep AS (
-    SELECT b.rep_id, {_sum_totals("d")}
-    FROM rep_book b LEFT JOIN kpi_direct d ON d.territory_id = b.territory_id
-    GROUP BY b.rep_id
 ), quota AS (
-    SELECT scope, subject_id,
-           {", ".join(f"sum(target) FILTER (WHERE metric = '{m}') AS quota_{m}" for m in QUOTA_METRICS)}
-    FROM kpi_quota GROUP BY scope, subject_id
+    SELECT subject_id, {", ".join(f"sum(target) FILTER (WHERE metric = '{m}') AS quota_{m}" for m in QUOTA_METRICS)}
+    FROM kpi_quota WHERE scope = 'territory' GROUP BY subject_id
 )
-SELECT 'territory'::text AS scope, n.territory_id, NULL::bigint AS rep_id, NULL::int AS level, n.depth, n.is_leaf,
-       o.rep_id AS owner_rep_id, (o.territory_id IS NOT NULL AND o.rep_id IS NULL) AS is_vacant,
-       {", ".join(f"n.{name}" for name in TOTAL_NAMES)},
-       nc.capacity_hours, COALESCE(nc.rep_count, 0) AS rep_count,
+SELECT n.*, o.rep_id AS owner_rep_id, nc.capacity_hours, COALESCE(nc.rep_count, 0) AS rep_count,
        {", ".join(f"q.quota_{m}" for m in QUOTA_METRICS)}
 FROM node n
 LEFT JOIN node_capacity nc ON nc.territory_id = n.territory_id
 LEFT JOIN kpi_owner o ON o.territory_id = n.territory_id
-LEFT JOIN quota q ON q.scope = 'territory' AND q.subject_id = n.territory_id
+LEFT JOIN quota q ON q.subject_id = n.territory_id
+"""
+
+# Each rep's book: every territory in the subtrees they own (counted once), their capacity and quotas.
+REP_SQL = f"""
+CREATE TEMP TABLE kpi_rep ON COMMIT DROP AS
+WITH rep_book AS (
+    SELECT DISTINCT o.rep_id, c.territory_id
+    FROM kpi_owner o JOIN kpi_tree c ON c.ancestor_id = o.territory_id WHERE o.rep_id IS NOT NULL
+), totals AS (
+    SELECT b.rep_id, {_sum_totals("d")}
+    FROM rep_book b LEFT JOIN kpi_direct d ON d.territory_id = b.territory_id
+    GROUP BY b.rep_id
+), quota AS (
+    SELECT subject_id, {", ".join(f"sum(target) FILTER (WHERE metric = '{m}') AS quota_{m}" for m in QUOTA_METRICS)}
+    FROM kpi_quota WHERE scope = 'rep' GROUP BY subject_id
+)
+SELECT totals.*, r.capacity_hours, {", ".join(f"q.quota_{m}" for m in QUOTA_METRICS)}
+FROM totals JOIN reps_rep r ON r.id = totals.rep_id
+LEFT JOIN quota q ON q.subject_id = totals.rep_id
+"""
+
+# One row per subject: territories, reps, hierarchy levels (sums over the level) and the whole scenario.
+ROWS_SQL = f"""
+CREATE TEMP TABLE kpi_row ON COMMIT DROP AS
+SELECT 'territory'::text AS scope, n.territory_id, NULL::bigint AS rep_id, NULL::int AS level, n.depth, n.is_leaf,
+       n.owner_rep_id, {", ".join(f"n.{name}" for name in TOTAL_NAMES)}, n.capacity_hours, n.rep_count,
+       {", ".join(f"n.quota_{m}" for m in QUOTA_METRICS)}
+FROM kpi_node n
 UNION ALL
-SELECT 'rep', NULL, rep.rep_id, NULL, NULL, NULL, rep.rep_id, false,
-       {", ".join(f"rep.{name}" for name in TOTAL_NAMES)},
-       r.capacity_hours, 1,
-       {", ".join(f"q.quota_{m}" for m in QUOTA_METRICS)}
-FROM rep JOIN reps_rep r ON r.id = rep.rep_id
-LEFT JOIN quota q ON q.scope = 'rep' AND q.subject_id = rep.rep_id
+SELECT 'rep', NULL, r.rep_id, NULL, NULL, NULL, r.rep_id, {", ".join(f"r.{name}" for name in TOTAL_NAMES)},
+       r.capacity_hours, 1, {", ".join(f"r.quota_{m}" for m in QUOTA_METRICS)}
+FROM kpi_rep r
 UNION ALL
-SELECT 'level', NULL, NULL, n.depth, n.depth, NULL, NULL, false,
-       {", ".join(f"sum(n.{name})" for name in TOTAL_NAMES)},
-       sum(nc.capacity_hours), COALESCE(sum(nc.rep_count), 0),
-       {", ".join(f"sum(q.quota_{m})" for m in QUOTA_METRICS)}
-FROM node n
-LEFT JOIN node_capacity nc ON nc.territory_id = n.territory_id
-LEFT JOIN quota q ON q.scope = 'territory' AND q.subject_id = n.territory_id
+SELECT 'level', NULL, NULL, n.depth, n.depth, NULL, NULL, {", ".join(f"sum(n.{name})" for name in TOTAL_NAMES)},
+       sum(n.capacity_hours), sum(n.rep_count), {", ".join(f"sum(n.quota_{m})" for m in QUOTA_METRICS)}
+FROM kpi_node n
 GROUP BY n.depth
 UNION ALL
-SELECT 'scenario', NULL, NULL, NULL, NULL, NULL, NULL, false,
+SELECT 'scenario', NULL, NULL, NULL, NULL, NULL, NULL,
        {", ".join(f"(SELECT COALESCE(sum({name}), 0) FROM kpi_direct)" for name in TOTAL_NAMES)},
-       (SELECT sum(r.capacity_hours) FROM reps_rep r WHERE r.id IN (SELECT rep_id FROM rep)),
-       (SELECT count(*) FROM rep),
-       {", ".join(f"(SELECT sum(q.quota_{m}) FROM quota q JOIN node n ON n.territory_id = q.subject_id "
-                  f"WHERE q.scope = 'territory' AND n.depth = 0)" for m in QUOTA_METRICS)}
+       (SELECT sum(capacity_hours) FROM kpi_rep), (SELECT count(*) FROM kpi_rep),
+       {", ".join(f"(SELECT sum(quota_{m}) FROM kpi_node WHERE depth = 0)" for m in QUOTA_METRICS)}
 """
 
 
@@ -308,19 +319,23 @@ SELECT %(scenario_id)s, d.scope, d.territory_id, d.rep_id, d.level, %(start)s, %
                                || COALESCE((SELECT to_jsonb(g) FROM kpi_gini g), '{{}}')
                            ELSE '{{}}'::jsonb END),
        CASE WHEN d.scope IN ('territory', 'rep') THEN {FLAGS_SQL} ELSE '[]'::jsonb END,
-       CASE WHEN d.scope = 'territory' THEN COALESCE(
-           (SELECT to_jsonb(k) - 'territory_id' FROM kpi_direct k WHERE k.territory_id = d.territory_id),
-           '{{}}'::jsonb) ELSE '{{}}'::jsonb END,
+       CASE WHEN d.scope = 'territory' THEN COALESCE(d.base, '{{}}'::jsonb) ELSE '{{}}'::jsonb END,
        now(), %(job_id)s, %(user_id)s
-FROM kpi_derived d
+FROM (SELECT derived.*, to_jsonb(k) - 'territory_id' AS base FROM kpi_derived derived
+      LEFT JOIN kpi_direct k ON derived.scope = 'territory' AND k.territory_id = derived.territory_id) d
 ON CONFLICT ON CONSTRAINT kpi_snapshot_one_per_subject_period DO UPDATE SET
     metrics = EXCLUDED.metrics, flags = EXCLUDED.flags, base_totals = EXCLUDED.base_totals,
     computed_at = EXCLUDED.computed_at, job_id = EXCLUDED.job_id, computed_by_id = EXCLUDED.computed_by_id
+-- Unchanged rows are left alone: an incremental run rewrites only the few subjects whose figures moved.
+WHERE (performance_kpisnapshot.metrics, performance_kpisnapshot.flags, performance_kpisnapshot.base_totals)
+      IS DISTINCT FROM (EXCLUDED.metrics, EXCLUDED.flags, EXCLUDED.base_totals)
 """
 
-# Rows this run did not write (a territory or rep that left the scenario) are stale: every row written
-# in this transaction carries computed_at = now(), the transaction's start time.
+# Rows whose subject this run did not produce (a territory or rep that left the scenario) are stale.
 DELETE_STALE_SQL = """
-DELETE FROM performance_kpisnapshot
-WHERE scenario_id = %(scenario_id)s AND period_start = %(start)s AND period_end = %(end)s AND computed_at < now()
+DELETE FROM performance_kpisnapshot s
+WHERE s.scenario_id = %(scenario_id)s AND s.period_start = %(start)s AND s.period_end = %(end)s
+  AND NOT EXISTS (SELECT 1 FROM kpi_derived d WHERE d.scope = s.scope  -- COALESCE keeps the anti-join hashable
+                  AND COALESCE(d.territory_id, 0) = COALESCE(s.territory_id, 0)
+                  AND COALESCE(d.rep_id, 0) = COALESCE(s.rep_id, 0) AND COALESCE(d.level, -1) = COALESCE(s.level, -1))
 """

@@ -39,12 +39,14 @@ class RecomputeResult:
     scenario_id: int
     period: Period
     rows: int
+    changed: int
     incremental: bool
     seconds: float
 
     def as_dict(self) -> dict:
         return {"scenario_id": self.scenario_id, "period_start": self.period.start.isoformat(),
-                "period_end": self.period.end.isoformat(), "rows": self.rows, "incremental": self.incremental,
+                "period_end": self.period.end.isoformat(), "rows": self.rows, "changed": self.changed,
+                "incremental": self.incremental,
                 "seconds": round(self.seconds, 3)}
 
 
@@ -100,15 +102,19 @@ def kpi_recompute(
         cursor.execute(kpi_sql.OWNER_SQL, params)
         cursor.execute(kpi_sql.QUOTA_TABLE_SQL)
         _quota_rows_insert(cursor, scenario=scenario, period=period)
-        cursor.execute(kpi_sql.ROWS_SQL, params)
-        for statement in (kpi_sql.BALANCE_SQL, kpi_sql.LEAF_BALANCE_SQL, kpi_sql.GINI_SQL, kpi_sql.DERIVED_SQL):
+        # Temporary tables have no statistics until analysed; without them the joins below are planned blind.
+        cursor.execute("ANALYZE kpi_direct, kpi_tree, kpi_owner, kpi_quota")
+        for statement in (kpi_sql.NODE_SQL, kpi_sql.REP_SQL, kpi_sql.ROWS_SQL, kpi_sql.BALANCE_SQL,
+                          kpi_sql.LEAF_BALANCE_SQL, kpi_sql.GINI_SQL, kpi_sql.DERIVED_SQL):
             cursor.execute(statement, params)
         report(85, f"{period.label}: saving snapshots")
         cursor.execute(kpi_sql.UPSERT_SQL, params)
-        rows = cursor.rowcount
+        changed = cursor.rowcount
+        cursor.execute("SELECT count(*) FROM kpi_derived")
+        (rows,) = cursor.fetchone()
         cursor.execute(kpi_sql.DELETE_STALE_SQL, params)
     seconds = (timezone.now() - started).total_seconds()
-    return RecomputeResult(scenario.pk, period, rows, incremental, seconds)
+    return RecomputeResult(scenario.pk, period, rows, changed, incremental, seconds)
 
 
 def _quota_rows_insert(cursor, *, scenario: Scenario, period: Period) -> None:

@@ -198,7 +198,7 @@ def unit_grid_scenario(*, columns: int = 4, rows: int = 1, split: int = 2, accou
     """A planning scenario over a grid of 1°×1° geo units from (-100, 40): units left of column `split` in
     territory A, the rest in B; both built from units and under one region; `accounts_per_unit` accounts
     (potential 1000, revenue 100, workload 10 each) at the centre of every unit, assigned by geography."""
-    from territories.workspace.services import territory_boundaries_rebuild
+    from territories.services import territory_boundary_rebuild
 
     scenario = ScenarioFactory(**scenario)
     region = TerritoryFactory(scenario=scenario, code="R", name="Region", level_name="region", boundary=None)
@@ -219,7 +219,7 @@ def unit_grid_scenario(*, columns: int = 4, rows: int = 1, split: int = 2, accou
                                          potential=Decimal("1000"), annual_revenue=Decimal("100"), workload_hours=10)
                 AccountAssignmentFactory(account=account, territory=territory)
                 accounts.append(account)
-    territory_boundaries_rebuild(territory_ids=[left.pk, right.pk])
+    territory_boundary_rebuild(territory_ids=[left.pk, right.pk])
     for territory in (left, right):
         territory.refresh_from_db()
     return {"scenario": scenario, "region": region, "left": left, "right": right, "units": units,

@@ -10,7 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from territories.models import Scenario, ScenarioEdit
-from territories.workspace import compare, selectors, services
+from territories.services import scenario_compare as scenario_compare_service
+from territories.workspace import selectors, services
 
 
 class IsManager(permissions.BasePermission):
@@ -233,4 +234,4 @@ def redo(request: Request, scenario_id: int) -> Response:
 def scenario_compare(request: Request, scenario_id: int, other_id: int) -> Response:
     base = get_object_or_404(Scenario, pk=scenario_id)
     other = get_object_or_404(Scenario, pk=other_id)
-    return Response(compare.scenario_difference(base=base, other=other))
+    return Response(scenario_compare_service(scenario_a=base, scenario_b=other))

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from territories.models import Scenario, ScenarioEdit, Territory
+from territories.services import geometry_clean, scenario_ensure_editable, territory_boundary_rebuild
 
 
 class WorkspaceError(Exception):
@@ -46,11 +48,10 @@ class NothingToUndo(WorkspaceError):
 def _scenario_for_edit(*, scenario_id: int, version: int | None) -> Scenario:
     """Lock the scenario row and check it may be edited at the version the editor has."""
     scenario = Scenario.objects.select_for_update().get(pk=scenario_id)
-    if not scenario.is_editable:
-        raise ScenarioNotEditable(
-            f"“{scenario.name}” is {scenario.get_status_display().lower()} and cannot be edited. "
-            "Clone it to a planning scenario and edit the clone."
-        )
+    try:
+        scenario_ensure_editable(scenario=scenario)
+    except ValidationError as exc:
+        raise ScenarioNotEditable(exc.messages[0]) from exc
     if version is not None and int(version) != scenario.version:
         raise ScenarioVersionConflict(
             f"“{scenario.name}” was changed by someone else (you have version {version}, it is now at "
@@ -70,25 +71,6 @@ def _territories_for_edit(*, scenario: Scenario, territory_ids: Iterable[int]) -
         names = ", ".join(f"{t.code} {t.name}" for t in sorted(locked, key=lambda t: t.code))
         raise TerritoryLocked(f"{names} {'is' if len(locked) == 1 else 'are'} locked; unlock to change.")
     return territories
-
-
-def territory_boundaries_rebuild(*, territory_ids: Iterable[int]) -> None:
-    """Rebuild the boundary of territories built from geo units as the union of their units, in one statement."""
-    ids = sorted({int(pk) for pk in territory_ids})
-    if not ids:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            UPDATE territories_territory t SET boundary = (
-                SELECT ST_Multi(ST_CollectionExtract(ST_UnaryUnion(ST_Collect(u.geometry)), 3))
-                FROM territories_territoryunit tu JOIN territories_geounit u ON u.id = tu.unit_id
-                WHERE tu.territory_id = t.id
-            ), updated_at = now()
-            WHERE t.id = ANY(%s) AND t.built_from_units
-            """,
-            [ids],
-        )
 
 
 def _apply_unit_placements(*, scenario: Scenario, placements: list[list[int]]) -> set[int]:
@@ -113,7 +95,7 @@ def _apply_unit_placements(*, scenario: Scenario, placements: list[list[int]]) -
             [units, targets, scenario.pk],
         )
         touched = {pk for row in cursor.fetchall() for pk in row}
-    territory_boundaries_rebuild(territory_ids=touched)
+    territory_boundary_rebuild(territory_ids=sorted(touched))  # also bumps their versions
     return touched
 
 
@@ -147,11 +129,12 @@ def _apply_account_placements(*, scenario: Scenario, moves: list[list[int]], rea
         )
 
 
-def _apply(*, scenario: Scenario, payload: dict, reason: str) -> set[int]:
-    """Apply a recorded change (a forward or an inverse); returns the territories it touched."""
-    touched = set()
+def _apply(*, scenario: Scenario, payload: dict, reason: str) -> tuple[set[int], set[int]]:
+    """Apply a recorded change (a forward or an inverse); returns the territories it touched, and those of
+    them whose boundary was rebuilt (the rebuild already bumped their version)."""
+    touched, rebuilt = set(), set()
     if payload.get("units"):
-        touched |= _apply_unit_placements(scenario=scenario, placements=payload["units"])
+        rebuilt = _apply_unit_placements(scenario=scenario, placements=payload["units"])
     if payload.get("accounts"):
         _apply_account_placements(scenario=scenario, moves=payload["accounts"], reason=reason,
                                   source=payload.get("account_source", "manual"))
@@ -162,25 +145,15 @@ def _apply(*, scenario: Scenario, payload: dict, reason: str) -> set[int]:
             boundary=_multipolygon(geometry) if geometry else None, updated_at=timezone.now()
         )
         touched.add(payload["boundary_of"])
-    return touched
+    return (touched | rebuilt) - {None}, rebuilt
 
 
 def _multipolygon(geometry: dict):
-    """A GeoJSON polygon or multipolygon as a valid 4326 MultiPolygon (PostGIS repairs self-intersections)."""
-    from django.contrib.gis.geos import GEOSGeometry
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT ST_AsEWKT(ST_Multi(ST_CollectionExtract(ST_MakeValid(
-                ST_SetSRID(ST_GeomFromGeoJSON(%s), 4326)), 3)))
-            """,
-            [json.dumps(geometry)],
-        )
-        value = cursor.fetchone()[0]
-    shape = GEOSGeometry(value)
-    if shape.empty:
-        raise WorkspaceError("The drawn shape has no area.")
+    """A drawn polygon as a valid 4326 MultiPolygon, repaired by the shared geometry cleaner."""
+    try:
+        shape, _report = geometry_clean(geometry=geometry, repair=True)
+    except ValidationError as exc:
+        raise WorkspaceError(exc.messages[0]) from exc
     return shape
 
 
@@ -251,8 +224,9 @@ def units_move(*, scenario_id: int, version: int | None, unit_ids: list[int], te
                "account_source": "geography"}
     summary = (f"{len(moving)} unit{'s' if len(moving) != 1 else ''} ({len(accounts)} accounts) "
                f"moved to {_label(target)}")
-    touched = _apply(scenario=scenario, payload=forward, reason=f"Geo unit moved on the map to {_label(target)}")
-    _bump_versions(scenario=scenario, territory_ids=touched)
+    touched, rebuilt = _apply(scenario=scenario, payload=forward,
+                              reason=f"Geo unit moved on the map to {_label(target)}")
+    _bump_versions(scenario=scenario, territory_ids=touched - rebuilt)
     return _record(scenario=scenario, kind=ScenarioEdit.Kind.MOVE_UNITS, forward=forward, inverse=inverse,
                    summary=summary, territory_ids=touched, actor=actor)
 
@@ -291,11 +265,11 @@ def accounts_move(*, scenario_id: int, version: int | None, account_ids: list[in
     # An account that had no territory goes back to having none: the inverse only closes the new assignment.
     inverse = {"accounts": [[a, to, source] for a, source, to in moves if source is not None],
                "close": [[a, to] for a, source, to in moves if source is None], "account_source": "manual"}
-    touched = _apply(scenario=scenario, payload=forward, reason=f"Moved on the map to {_label(target)}")
-    _bump_versions(scenario=scenario, territory_ids=touched - {None})
+    touched, _ = _apply(scenario=scenario, payload=forward, reason=f"Moved on the map to {_label(target)}")
+    _bump_versions(scenario=scenario, territory_ids=touched)
     return _record(scenario=scenario, kind=ScenarioEdit.Kind.MOVE_ACCOUNTS, forward=forward, inverse=inverse,
                    summary=f"{len(moves)} account{'s' if len(moves) != 1 else ''} moved to {_label(target)}",
-                   territory_ids=touched - {None}, actor=actor)
+                   territory_ids=touched, actor=actor)
 
 
 @transaction.atomic
@@ -312,7 +286,7 @@ def territory_reshape(*, scenario_id: int, version: int | None, territory_id: in
     old = json.loads(territory.boundary.geojson) if territory.boundary else None
     forward = {"boundary_of": territory.pk, "boundary": json.loads(new_shape.geojson)}
     inverse = {"boundary_of": territory.pk, "boundary": old}
-    touched = _apply(scenario=scenario, payload=forward, reason="")
+    touched, _ = _apply(scenario=scenario, payload=forward, reason="")
     _bump_versions(scenario=scenario, territory_ids=touched)
     return _record(scenario=scenario, kind=ScenarioEdit.Kind.RESHAPE, forward=forward, inverse=inverse,
                    summary=f"Boundary of {_label(territory)} redrawn", territory_ids=touched, actor=actor)
@@ -335,10 +309,10 @@ def _close_assignments(*, scenario: Scenario, pairs: list[list[int]]) -> None:
 
 def _replay(*, scenario: Scenario, edit: ScenarioEdit, payload: dict, verb: str) -> set[int]:
     _territories_for_edit(scenario=scenario, territory_ids=edit.territory_ids)
-    touched = _apply(scenario=scenario, payload=payload, reason=f"{verb}: {edit.summary}")
+    touched, rebuilt = _apply(scenario=scenario, payload=payload, reason=f"{verb}: {edit.summary}")
     _close_assignments(scenario=scenario, pairs=payload.get("close", []))
     touched |= {p[1] for p in payload.get("close", [])}
-    _bump_versions(scenario=scenario, territory_ids=touched)
+    _bump_versions(scenario=scenario, territory_ids=touched - rebuilt)
     return touched
 
 

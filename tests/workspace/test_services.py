@@ -37,7 +37,7 @@ def test_units_move_rebuilds_both_boundaries_and_moves_their_accounts(grid, mana
     assert sorted(edit.territory_ids) == sorted([left.pk, right.pk])
     scenario.refresh_from_db()
     assert scenario.version == 2
-    assert left.version == 2 and right.version == 2
+    assert left.version == 3 and right.version == 3  # built (rebuild bumps) at 2, moved at 3
 
 
 def test_undo_restores_units_boundaries_and_accounts_and_redo_reapplies(grid):
@@ -110,7 +110,7 @@ def test_undo_is_refused_when_a_touched_territory_was_locked_since(grid):
 def test_active_and_archived_scenarios_are_refused_with_a_hint_to_clone(grid, status):
     scenario = grid["scenario"]
     Scenario.objects.filter(pk=scenario.pk).update(status=status)
-    with pytest.raises(services.ScenarioNotEditable, match="Clone it to a planning scenario"):
+    with pytest.raises(services.ScenarioNotEditable, match="clone it into a planning scenario"):
         services.units_move(scenario_id=scenario.pk, version=1, unit_ids=[grid["units"][2].pk],
                             territory_id=grid["left"].pk)
 

@@ -695,21 +695,21 @@
       compareLayer.addTo(map);
       var diff = results[1];
       panel.hidden = false;
-      $("ws-compare-summary").textContent = "From “" + diff.base.name + "” to “" + diff.other.name + "”: " +
+      $("ws-compare-summary").textContent = "From “" + diff.scenario_a.name + "” to “" + diff.scenario_b.name + "”: " +
         fmt(diff.totals.accounts_moved) + " accounts (revenue " + fmt(diff.totals.revenue_moved) +
         ") change territory, " + fmt(diff.totals.accounts_changing_rep) + " change rep.";
-      var head = "<thead><tr><th scope=\"col\">{label}</th><th scope=\"col\" class=\"num\">Gained</th>" +
-        "<th scope=\"col\" class=\"num\">Lost</th><th scope=\"col\" class=\"num\">Net revenue</th></tr></thead>";
+      var head = "<thead><tr><th scope=\"col\">{label}</th><th scope=\"col\" class=\"num\">Accounts in</th>" +
+        "<th scope=\"col\" class=\"num\">Out</th><th scope=\"col\" class=\"num\">Revenue change</th></tr></thead>";
       var rows = function (items, label) {
         return "<tbody>" + (items.map(function (item) {
-          return "<tr><th scope=\"row\">" + escapeHtml(label(item)) + "</th><td class=\"num\">" + fmt(item.accounts_gained) +
-            "</td><td class=\"num\">" + fmt(item.accounts_lost) + "</td><td class=\"num\">" + fmt(item.net_revenue) + "</td></tr>";
+          return "<tr><th scope=\"row\">" + escapeHtml(label(item)) + "</th><td class=\"num\">" + fmt(item.accounts_in) +
+            "</td><td class=\"num\">" + fmt(item.accounts_out) + "</td><td class=\"num\">" + fmt(item.revenue_change) + "</td></tr>";
         }).join("") || "<tr><td colspan=\"4\">No differences.</td></tr>") + "</tbody>";
       };
       $("ws-compare-territories").innerHTML = "<caption>Per territory</caption>" + head.replace("{label}", "Territory") +
         rows(diff.territories, function (t) { return t.code + " " + t.name; });
       $("ws-compare-reps").innerHTML = "<caption>Per rep</caption>" + head.replace("{label}", "Rep") +
-        rows(diff.reps, function (r) { return r.name; });
+        rows(diff.reps, function (r) { return r.rep; });
       renderLegend();
     }).catch(function (error) { message(error.message || "Could not compare the scenarios.", "error"); });
   }

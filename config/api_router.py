@@ -7,7 +7,18 @@ from rest_framework.routers import DefaultRouter
 from core.token_api import ApiTokenViewSet
 from core.webhook_api import WebhookDeliveryViewSet, WebhookSubscriptionViewSet
 
-router = DefaultRouter()
+class _Router(DefaultRouter):
+    # TEMPORARY while apps are developed in parallel: a second registration of a prefix is skipped with a warning.
+    def register(self, prefix, viewset, basename=None):
+        if basename and self.is_already_registered(basename):
+            import warnings
+
+            warnings.warn(f"API prefix {prefix!r} registered twice; keeping the first", stacklevel=2)
+            return
+        super().register(prefix, viewset, basename)
+
+
+router = _Router()
 router.register("tokens", ApiTokenViewSet, basename="api-token")
 router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook")
 router.register("webhook-deliveries", WebhookDeliveryViewSet, basename="webhook-delivery")

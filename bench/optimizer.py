@@ -164,6 +164,12 @@ def moved_share(units: UnitSet, before, after, weight: str) -> dict:
 
 
 def _child(queue, function, args):
+    import warnings
+
+    warnings.simplefilter("ignore")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # baselines' own progress output and warnings would break the table
+    os.dup2(devnull, 2)
     try:
         queue.put(("ok", function(*args)))
     except ModuleNotFoundError as error:

@@ -292,9 +292,17 @@ class Search:
             self.descend(deadline)
             if self.max_excess() <= 1.0 or time.monotonic() > deadline:
                 break
-            if round_number >= milp_after and self.balance_by_milp(deadline):
-                self.penalty = max(self.penalty, HOLD)
-                self.descend(deadline)
+            if round_number >= milp_after:
+                for _ in range(6):  # each programme moves one layer of boundary units
+                    before, before_excess = self.labels.copy(), self.max_excess()
+                    if not self.balance_by_milp(deadline):
+                        break
+                    self.descend(deadline)
+                    if self.max_excess() <= 1.0:
+                        break
+                    if self.max_excess() >= before_excess - 1e-6:  # no progress: undo, leave it to the penalty
+                        self.set_labels(before)
+                        break
                 if self.max_excess() <= 1.0:
                     break
             if recombine and round_number >= 3:
@@ -326,70 +334,69 @@ class Search:
         if count == 0:
             return False
         cost = np.maximum(delta, 0.0) + 1e-3
-        rows, cols, lower, upper = [], [], [], []
+        m = self.values.shape[1]
+        free = np.flatnonzero(~self.frozen)
+        nf = len(free)
+        # variables: the moves, then for each free territory and measure a slack above and below the band
+        slack_count = 2 * nf * m
+        big = 1e3 * (float(cost.max()) + 1.0)
+        objective = np.concatenate([cost, np.full(slack_count, big)])
+        rows, cols, data = [], [], []
+        lower, upper = [], []
         row = 0
-        # a unit moves at most once, and two neighbours never both move
+        # a unit moves at most once
         units_moving, slot = np.unique(unit, return_inverse=True)
-        local = np.full(self.n, -1, dtype=np.int64)
-        local[units_moving] = np.arange(len(units_moving))
         rows.append(slot)
         cols.append(np.arange(count))
+        data.append(np.ones(count))
         lower.append(np.full(len(units_moving), -np.inf))
         upper.append(np.ones(len(units_moving)))
         row += len(units_moving)
-        a, b = local[self.edge_source], local[self.edge_target]
-        pair = (a >= 0) & (b >= 0) & (a < b)
-        pairs = np.column_stack([a[pair], b[pair]])
-        if len(pairs):
-            order = np.argsort(slot, kind="stable")
-            starts = np.searchsorted(slot[order], np.arange(len(units_moving)))
-            ends = np.searchsorted(slot[order], np.arange(len(units_moving)), side="right")
-            for p, (x, y) in enumerate(pairs.tolist()):
-                members = np.concatenate([order[starts[x] : ends[x]], order[starts[y] : ends[y]]])
-                rows.append(np.full(len(members), row + p))
-                cols.append(members)
-            lower.append(np.full(len(pairs), -np.inf))
-            upper.append(np.ones(len(pairs)))
-            row += len(pairs)
-        # every free territory inside the band on every measure
-        margin = self.settings.margin
+        # every free territory inside the band on every measure, or paying for the slack
         values = self.values[unit]
-        free = np.flatnonzero(~self.frozen)
-        for measure in range(self.values.shape[1]):
-            band = self.tolerances[measure] * margin
-            for sign_rows, sign in ((frm, -1.0), (to, 1.0)):
-                rows.append(row + np.searchsorted(free, sign_rows))
+        position = np.full(self.k, -1, dtype=np.int64)
+        position[free] = np.arange(nf)
+        for measure in range(m):
+            band = self.tolerances[measure] * min(0.97, self.settings.margin + 0.1)
+            for territories, sign in ((frm, -1.0), (to, 1.0)):
+                rows.append(row + position[territories])
                 cols.append(np.arange(count))
+                data.append(sign * values[:, measure])
+            base = count + 2 * nf * measure
+            rows.append(row + np.arange(nf))
+            cols.append(base + np.arange(nf))
+            data.append(np.ones(nf))  # s⁻ lifts a territory below the band
+            rows.append(row + np.arange(nf))
+            cols.append(base + nf + np.arange(nf))
+            data.append(-np.ones(nf))  # s⁺ lowers one above it
             lower.append(1.0 - band - self.sums[free, measure])
             upper.append(1.0 + band - self.sums[free, measure])
-            row += len(free)
-        coefficients = [np.ones(len(units_moving)), np.ones(sum(len(c) for c in cols[1 : len(cols) - 2 * self.values.shape[1]]))]
-        data = []
-        for index, (r, c) in enumerate(zip(rows, cols)):
-            if index < len(rows) - 2 * self.values.shape[1]:
-                data.append(np.ones(len(c)))
-        for measure in range(self.values.shape[1]):
-            data.append(-values[:, measure])
-            data.append(values[:, measure])
-        del coefficients
+            row += nf
         matrix = sparse.csr_matrix(
-            (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(row, count)
+            (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(row, count + slack_count)
         )
         result = milp(
-            cost,
+            objective,
             constraints=LinearConstraint(matrix, np.concatenate(lower), np.concatenate(upper)),
-            integrality=np.ones(count),
-            bounds=Bounds(0, 1),
-            options={"time_limit": max(0.5, min(remaining * 0.5, 20.0)), "mip_rel_gap": 0.02},
+            integrality=np.concatenate([np.ones(count), np.zeros(slack_count)]),
+            bounds=Bounds(0, np.concatenate([np.ones(count), np.full(slack_count, np.inf)])),
+            options={"time_limit": max(0.5, min(remaining * 0.1, 3.0)), "mip_rel_gap": 0.1},
         )
         if result.x is None:
             return False
-        chosen = np.flatnonzero(result.x > 0.5)
+        chosen = np.flatnonzero(result.x[:count] > 0.5)
+        applied = 0
         for index in chosen[np.argsort(cost[chosen], kind="stable")].tolist():
-            u, source = int(unit[index]), int(frm[index])
-            if self.label_list[u] == source and self.count[source] > 1 and self.keeps_connected(u, source):
-                self.apply(u, int(to[index]))
-        return True
+            u, source, target = int(unit[index]), int(frm[index]), int(to[index])
+            if (
+                self.label_list[u] == source
+                and self.count[source] > 1
+                and any(self.label_list[v] == target for v in self.neighbours[u])  # still touches its new territory
+                and self.keeps_connected(u, source)
+            ):
+                self.apply(u, target)
+                applied += 1
+        return applied > 0
 
     def _articulation_units(self) -> np.ndarray:
         lab = self.labels

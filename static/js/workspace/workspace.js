@@ -26,6 +26,11 @@
     if (value === null || value === undefined) { return "—"; }
     return Number(value).toLocaleString(undefined, {maximumFractionDigits: digits || 0});
   }
+  var compactFormat = new Intl.NumberFormat(undefined, {notation: "compact", maximumFractionDigits: 1});
+  function compact(value) {
+    if (value === null || value === undefined) { return "—"; }
+    return Math.abs(value) < 10000 ? fmt(value) : compactFormat.format(value);
+  }
   function escapeHtml(text) {
     return String(text).replace(/[&<>"']/g, function (c) {
       return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
@@ -339,8 +344,8 @@
         var swatch = "<span class=\"ws-swatch\" style=\"background:" + escapeHtml(t.color) + "\" aria-hidden=\"true\"></span>";
         var button = document.createElement("button");
         button.type = "button"; button.className = "ws-tree-item";
-        button.innerHTML = swatch + "<span>" + escapeHtml(t.code + " " + t.name) + "</span>" +
-          (t.owner ? "<small>" + escapeHtml(t.owner.name) + "</small>" : "");
+        button.innerHTML = swatch + "<span>" + escapeHtml(t.code + " " + t.name) + "</span>";
+        button.title = t.code + " " + t.name + (t.owner ? " · " + t.owner.name : "");
         button.setAttribute("aria-pressed", state.focus === t.id ? "true" : "false");
         button.addEventListener("click", function () { focusTerritory(t.id, true); });
         row.appendChild(button);
@@ -412,7 +417,7 @@
   // ---------------------------------------------------------------- balance and legend
   function deviationCell(row, measure) {
     var deviation = row.deviation[measure];
-    var text = fmt(row[measure], measure === "workload" ? 0 : 0);
+    var text = compact(row[measure]);
     if (deviation === null || deviation === undefined) { return "<td class=\"num\">" + text + "</td>"; }
     var cls = Math.abs(deviation) > 10 ? " ws-off" : "";
     var sign = deviation > 0 ? "+" : "";
@@ -429,19 +434,20 @@
       return "<tr data-territory=\"" + row.id + "\"><th scope=\"row\"><span class=\"ws-swatch\" style=\"background:" +
         escapeHtml(territoryColor(row.id)) + "\" aria-hidden=\"true\"></span>" + escapeHtml(row.code) +
         (row.is_locked ? " <span class=\"ws-lock-badge\">Locked</span>" : "") +
-        (row.pieces > 1 ? " <span class=\"ws-warn\" title=\"Not contiguous\">" + row.pieces + " pieces</span>" : "") +
+        (row.pieces > 1 ? "<small class=\"ws-warn\" title=\"Not contiguous\">" + row.pieces + " pieces</small>" : "") +
         "</th>" + ["accounts", "potential", "workload", "revenue"].map(function (m) { return deviationCell(row, m); }).join("") +
         "</tr>";
     }).join("") || "<tr><td colspan=\"5\">No territories.</td></tr>";
     var s = balance.summary;
     $("ws-balance").querySelector("tfoot").innerHTML = "<tr><th scope=\"row\">Mean</th>" +
       ["accounts", "potential", "workload", "revenue"].map(function (m) {
-        return "<td class=\"num\">" + fmt(s[m].mean) + "<small>max ±" + (s[m].max_deviation === null ? "—" :
+        return "<td class=\"num\">" + compact(s[m].mean) + "<small>max ±" + (s[m].max_deviation === null ? "—" :
           s[m].max_deviation.toFixed(1) + "%") + "</small></td>";
       }).join("") + "</tr>";
-    $("ws-warnings").innerHTML = balance.warnings.map(function (w) {
+    $("ws-warnings").innerHTML = balance.warnings.slice(0, 5).map(function (w) {
       return "<li>" + escapeHtml(w) + "</li>";
-    }).join("");
+    }).join("") + (balance.warnings.length > 5 ? "<li>… and " + (balance.warnings.length - 5) +
+      " more territories in several pieces</li>" : "");
     currentScale = choroplethBreaks();
     boundaryLayer.setStyle(boundaryStyle);
     renderLegend();
@@ -453,17 +459,17 @@
     var html;
     if (state.measure === "territory") {
       var leaves = state.tree.filter(function (t) { return t.is_leaf; });
-      html = "<strong>Territories</strong>" + leaves.slice(0, 12).map(function (t) {
+      html = "<strong>Territories</strong>" + leaves.slice(0, 8).map(function (t) {
         return "<div><span class=\"ws-swatch\" style=\"background:" + escapeHtml(t.color) + "\"></span>" +
           escapeHtml(t.code) + "</div>";
-      }).join("") + (leaves.length > 12 ? "<div>… " + (leaves.length - 12) + " more</div>" : "");
+      }).join("") + (leaves.length > 8 ? "<div>… " + (leaves.length - 8) + " more (see the hierarchy)</div>" : "");
     } else if (!currentScale) {
       html = "<strong>" + MEASURE_LABELS[state.measure] + "</strong><div>No data</div>";
     } else {
       var edges = [currentScale.min].concat(currentScale.breaks).concat([currentScale.max]);
       html = "<strong>" + MEASURE_LABELS[state.measure] + "</strong>" + SEQUENTIAL.map(function (color, i) {
-        return "<div><span class=\"ws-swatch\" style=\"background:" + color + "\"></span>" + fmt(edges[i]) + " – " +
-          fmt(edges[i + 1]) + "</div>";
+        return "<div><span class=\"ws-swatch\" style=\"background:" + color + "\"></span>" + compact(edges[i]) +
+          " – " + compact(edges[i + 1]) + "</div>";
       }).join("");
     }
     if (state.compare) { html += "<div><span class=\"ws-dash\"></span>Compared scenario</div>"; }
@@ -776,6 +782,7 @@
   });
   map.on("click", function () { if (state.tool === "click") { focusTerritory(null, false); } });
 
+  if (window.matchMedia("(max-width: 900px)").matches) { $("ws-tree-panel").open = false; }
   if (!state.scenario) {
     message("There is no scenario yet. Create one on the scenarios page.", "info");
     return;
@@ -783,7 +790,8 @@
   loadTree().then(function () { return loadBalance(); }).then(function () {
     var bounds = null;
     state.tree.forEach(function (t) {
-      if (t.bbox && t.is_leaf) {
+      // A territory across the antimeridian (the Aleutians) has a world-wide extent: leave it out of the view.
+      if (t.bbox && t.is_leaf && t.bbox[2] - t.bbox[0] < 90) {
         var b = L.latLngBounds([t.bbox[1], t.bbox[0]], [t.bbox[3], t.bbox[2]]);
         bounds = bounds ? bounds.extend(b) : b;
       }

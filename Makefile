@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: demo test setup lint bench-optimizer bench-map bench-allocation
+.PHONY: demo test setup lint bench-optimizer bench-map bench-allocation bench-kpi bench-routes
 
 setup:
 	bash scripts/bootstrap.sh setup
@@ -21,3 +21,18 @@ test:
 lint:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Benchmarks print a table, then one line of JSON with the same figures. They run on the set-up database.
+bench-optimizer: setup
+	test -x .venv-bench/bin/python || python3.11 -m venv .venv-bench
+	.venv-bench/bin/pip install -q -r requirements.txt -r requirements-bench.txt 2>&1 | grep -v "is ignored" || true
+	.venv-bench/bin/python bench/optimizer.py $(BENCH_ARGS)
+
+bench-allocation: setup
+	$(PY) bench/allocation.py $(BENCH_ARGS)
+
+bench-kpi: setup
+	$(PY) bench/kpi.py $(BENCH_ARGS)
+
+bench-routes: setup
+	$(PY) bench/routes.py $(BENCH_ARGS)

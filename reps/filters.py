@@ -1,6 +1,7 @@
 """FilterSets shared by the pages and the API."""
 
 import django_filters
+from django import forms
 from django.db.models import Q
 
 from accounts.models import Account
@@ -62,8 +63,12 @@ class BookAccountFilterSet(django_filters.FilterSet):
 
     q = django_filters.CharFilter(method="filter_q", label="Search")
     tier = django_filters.MultipleChoiceFilter(choices=Account.Tier.choices)
-    status = django_filters.ChoiceFilter(choices=STATUS_CHOICES, method="filter_status", label="Visit status")
-    has_open_opportunities = django_filters.BooleanFilter(method="filter_open", label="Open opportunities")
+    status = django_filters.ChoiceFilter(choices=STATUS_CHOICES, method="filter_status", label="Visit status",
+                                         empty_label="Any")
+    has_open_opportunities = django_filters.BooleanFilter(
+        method="filter_open", label="Open opportunities",
+        widget=forms.Select(choices=[("", "Any"), ("true", "Yes"), ("false", "No")]),
+    )
     territory = django_filters.NumberFilter(method="filter_territory")
     industry = django_filters.CharFilter(field_name="industry", lookup_expr="iexact")
 

@@ -4,7 +4,20 @@
 (function () {
   "use strict";
 
-  var STATUS_COLOURS = { never: "#b3261e", overdue: "#e65100", "due-soon": "#f9a825", ok: "#2e7d32", none: "#61707d" };
+  var STATUS_COLOURS = { never: "#b3261e", overdue: "#b84a00", "due-soon": "#8a6d00", ok: "#2e7d32", none: "#61707d" };
+  var STATUS_URGENCY = ["never", "overdue", "due-soon", "ok", "none"];
+
+  // A cluster takes the colour of the most urgent account inside it, so overdue work shows at any zoom.
+  function clusterIcon(cluster) {
+    var worst = STATUS_URGENCY.length - 1;
+    cluster.getAllChildMarkers().forEach(function (marker) {
+      worst = Math.min(worst, STATUS_URGENCY.indexOf(marker.options.status));
+    });
+    return L.divIcon({
+      className: "reps-cluster", iconSize: [34, 34],
+      html: '<div style="background:' + STATUS_COLOURS[STATUS_URGENCY[worst]] + '">' + cluster.getChildCount() + "</div>"
+    });
+  }
 
   function escapeHtml(text) {
     return String(text).replace(/[&<>"']/g, function (c) {
@@ -34,11 +47,11 @@
     var accounts = data.accounts || [];
     if (accounts.length) {
       var group = (L.markerClusterGroup && accounts.length > 50)
-        ? L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 45 })
+        ? L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 45, iconCreateFunction: clusterIcon })
         : L.featureGroup();
       accounts.forEach(function (account) {
         var marker = L.circleMarker([account.lat, account.lon], {
-          radius: account.tier === "A" ? 8 : 6, color: "#fff", weight: 1.5,
+          radius: account.tier === "A" ? 8 : 6, color: "#fff", weight: 1.5, status: account.status,
           fillColor: STATUS_COLOURS[account.status] || "#1565c0", fillOpacity: 0.95
         });
         var label = escapeHtml(account.name) + " · tier " + escapeHtml(account.tier) + " · " + escapeHtml(account.status);
@@ -93,6 +106,8 @@
         if (focus.isValid()) { map.fitBounds(focus, { padding: [20, 20], maxZoom: 13 }); }
       });
     });
+    element.setAttribute("data-boundaries", String((data.boundaries || []).length));
+    element.setAttribute("data-accounts", String(accounts.length));
     element.setAttribute("data-ready", "true");
     window.repsMap = map;
   }

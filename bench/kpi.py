@@ -225,9 +225,11 @@ def main(argv: list[str] | None = None) -> dict:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    from django.utils import timezone
+
     from accounts.models import Account
+    from performance.models import Activity
     from performance.periods import QUARTER, local_today, period_of, periods_current
-    from performance.services.activities import activity_log
     from performance.services.kpis import kpi_recompute, kpi_recompute_for_accounts
     from territories.models import Scenario
 
@@ -244,7 +246,7 @@ def main(argv: list[str] | None = None) -> dict:
     rerun_s, rerun = timed(kpi_recompute, scenario=scenario, period=period)
     # The incremental path: one logged visit, then what the queued task does for the current periods.
     account = Account.objects.order_by("pk").first()
-    activity_log(account=account, refresh_kpis=False)
+    Activity.objects.create(account=account, kind=Activity.Kind.VISIT, occurred_at=timezone.now())
     incremental_s, incremental = timed(kpi_recompute, scenario=scenario, period=period,
                                        territory_ids=list(account.assignments.filter(valid_to__isnull=True)
                                                           .values_list("territory_id", flat=True)))

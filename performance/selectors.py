@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 
-from performance.models import Activity, KpiSnapshot, Opportunity, Quota
+from performance.models import KpiSnapshot, Opportunity, Quota
 from performance.periods import Period
 from reps.models import Rep
 from territories.models import Scenario, Territory
@@ -45,14 +45,6 @@ def opportunity_list(*, user) -> QuerySet[Opportunity]:
     return queryset.filter(rep=rep) if rep else queryset.none()
 
 
-def activity_list(*, user) -> QuerySet[Activity]:
-    queryset = Activity.objects.select_related("account", "rep")
-    if user_is_manager(user):
-        return queryset
-    rep = rep_for_user(user)
-    return queryset.filter(rep=rep) if rep else queryset.none()
-
-
 def kpi_snapshot_list(*, user) -> QuerySet[KpiSnapshot]:
     """Managers see every snapshot; a rep only the rows about themselves."""
     queryset = KpiSnapshot.objects.select_related("territory", "rep", "scenario")
@@ -60,6 +52,10 @@ def kpi_snapshot_list(*, user) -> QuerySet[KpiSnapshot]:
         return queryset
     rep = rep_for_user(user)
     return queryset.filter(scope=KpiSnapshot.Scope.REP, rep=rep) if rep else queryset.none()
+
+
+def rep_names(*, rep_ids) -> dict[int, str]:
+    return dict(Rep.objects.filter(pk__in=[pk for pk in rep_ids if pk]).values_list("pk", "name"))
 
 
 # --- quotas -------------------------------------------------------------------------------------------------------
@@ -172,23 +168,24 @@ def _reverse_first(candidates: list[tuple[str, list, str]]) -> str:
     return ""
 
 
-def kpi_flag_link(*, action: str, territory_id: int | None = None, rep_id: int | None = None) -> str:
-    """Where to act on a flag: the realign workspace, the coverage or rep page, else the admin."""
+def kpi_flag_link(*, action: str, territory_id: int | None = None, rep_id: int | None = None,
+                  scenario_id: int | None = None) -> str:
+    """Where to act on a flag: the map workspace to realign, the coverage page to reassign or plan visits."""
     if territory_id:
         query = f"?territory={territory_id}"
+        workspace = (f"?scenario={scenario_id}&territory={territory_id}" if scenario_id else query)
         by_action = {
-            "realign": [("territories:workspace", [], query + "&mode=realign"), ("workspace", [], query)],
-            "reassign": [("reps:coverage", [], query), ("territories:territory-detail", [territory_id], "")],
+            "realign": [("workspace:index", [], workspace), ("territories:workspace", [], workspace)],
+            "reassign": [("reps:coverage", [], query)],
             "coverage": [("reps:coverage", [], query)],
         }
         candidates = by_action.get(action, []) + [
-            ("territories:territory-detail", [territory_id], ""), ("territories:workspace", [], query),
+            ("workspace:territory-detail", [territory_id], ""), ("territories:territory-detail", [territory_id], ""),
             ("admin:territories_territory_change", [territory_id], ""),
         ]
         return _reverse_first(candidates)
     if rep_id:
-        return _reverse_first([("reps:rep-detail", [rep_id], ""), ("reps:coverage", [], f"?rep={rep_id}"),
-                               ("admin:reps_rep_change", [rep_id], "")])
+        return _reverse_first([("reps:rep-detail", [rep_id], ""), ("admin:reps_rep_change", [rep_id], "")])
     return ""
 
 
@@ -198,7 +195,7 @@ ACTION_LABELS = {"realign": "Realign", "reassign": "Reassign", "coverage": "Plan
 def kpi_flags_with_links(snapshot: KpiSnapshot) -> list[dict]:
     return [
         {**flag, "link": kpi_flag_link(action=flag.get("action", ""), territory_id=snapshot.territory_id,
-                                       rep_id=snapshot.rep_id),
+                                       rep_id=snapshot.rep_id, scenario_id=snapshot.scenario_id),
          "action_label": ACTION_LABELS.get(flag.get("action", ""), "Open")}
         for flag in snapshot.flags or []
     ]

@@ -94,7 +94,8 @@ def kpi_recompute(
             scenario=scenario, scope=KpiSnapshot.Scope.TERRITORY, period_start=period.start, period_end=period.end
         ).exists()
         report(5, f"{period.label}: reading accounts, activities and opportunities")
-        cursor.execute(kpi_sql.direct_totals_sql(restricted=incremental), params)
+        for statement in kpi_sql.direct_totals_sql(restricted=incremental):
+            cursor.execute(statement, params)
         if incremental:
             cursor.execute(kpi_sql.STORED_DIRECT_TOTALS_SQL, params)
         report(60, f"{period.label}: rolling up the hierarchy and reps")

@@ -1,0 +1,184 @@
+"""REST endpoints: declarative viewsets over the selectors; commands are explicit POST actions."""
+
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from performance.api.serializers import (
+    ImportReportSerializer,
+    JobReferenceSerializer,
+    KpiFlagItemSerializer,
+    KpiRecomputeSerializer,
+    KpiSnapshotSerializer,
+    OpportunityImportSerializer,
+    OpportunitySerializer,
+    QuotaRollupQuerySerializer,
+    QuotaSerializer,
+)
+from performance.exports import kpi_snapshot_csv_rows
+from performance.filters import KpiSnapshotFilterSet, OpportunityFilterSet, QuotaFilterSet
+from performance.periods import Period, local_today, period_of
+from performance.selectors import (
+    kpi_flag_list,
+    kpi_snapshot_list,
+    opportunity_list,
+    quota_list,
+    quota_rollup,
+    user_is_manager,
+)
+from performance.services.kpis import kpi_history_request, kpi_recompute_request
+from performance.services.opportunities import opportunity_import, opportunity_save
+from performance.services.quotas import quota_delete, quota_save
+from territories.models import Scenario
+from territories.selectors import scenario_active
+
+
+class IsManagerOrReadOnly(permissions.BasePermission):
+    """Everyone signed in reads (querysets limit reps to their own rows); managers write."""
+
+    def has_permission(self, request, view):
+        if not (request.user and request.user.is_authenticated):
+            return False
+        return request.method in permissions.SAFE_METHODS or user_is_manager(request.user)
+
+
+class IsManager(permissions.BasePermission):
+    def has_permission(self, request, view):
+        return user_is_manager(request.user)
+
+
+def _scenario(pk: int | None) -> Scenario:
+    if pk:
+        return get_object_or_404(Scenario, pk=pk)
+    scenario = scenario_active()
+    if scenario is None:
+        raise ValidationError({"scenario": "There is no active scenario; give one."})
+    return scenario
+
+
+class QuotaViewSet(viewsets.ModelViewSet):
+    """Goals per territory or rep over explicit date ranges; reps read their own."""
+
+    serializer_class = QuotaSerializer
+    filterset_class = QuotaFilterSet
+    permission_classes = [IsManagerOrReadOnly]
+    ordering_fields = ["period_start", "target"]
+
+    def get_queryset(self):
+        return quota_list(user=self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.instance = quota_save(quota=serializer.Meta.model(**serializer.validated_data))
+
+    def perform_update(self, serializer):
+        for field, value in serializer.validated_data.items():
+            setattr(serializer.instance, field, value)
+        quota_save(quota=serializer.instance)
+
+    def perform_destroy(self, instance):
+        quota_delete(quota=instance)
+
+    @extend_schema(parameters=[QuotaRollupQuerySerializer], responses={200: dict})
+    @action(detail=False, methods=["get"], permission_classes=[IsManager])
+    def rollup(self, request, *args, **kwargs):
+        """Each territory's target for a period: its own quota, else the sum of its children's."""
+        query = QuotaRollupQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        scenario = _scenario(query.validated_data.get("scenario"))
+        period = Period(query.validated_data["period_start"], query.validated_data["period_end"])
+        targets = quota_rollup(scenario=scenario, period=period, metric=query.validated_data["metric"])
+        return Response({"scenario": scenario.pk, "metric": query.validated_data["metric"],
+                         "period_start": period.start, "period_end": period.end,
+                         "targets": {str(pk): str(value) for pk, value in sorted(targets.items())}})
+
+
+class OpportunityViewSet(viewsets.ModelViewSet):
+    """Deals through their stages; reps read their own; managers edit and import CSV."""
+
+    serializer_class = OpportunitySerializer
+    filterset_class = OpportunityFilterSet
+    permission_classes = [IsManagerOrReadOnly]
+    ordering_fields = ["close_date", "amount", "created_date"]
+
+    def get_queryset(self):
+        return opportunity_list(user=self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.instance = opportunity_save(opportunity=serializer.Meta.model(**serializer.validated_data))
+
+    def perform_update(self, serializer):
+        for field, value in serializer.validated_data.items():
+            setattr(serializer.instance, field, value)
+        opportunity_save(opportunity=serializer.instance)
+
+    @extend_schema(request=OpportunityImportSerializer,
+                   responses={200: ImportReportSerializer, 400: ImportReportSerializer})
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser])
+    def import_csv(self, request, *args, **kwargs):
+        """Import a CSV: 200 with the report when saved, 400 with the per-row report when rejected."""
+        payload = OpportunityImportSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        summary = opportunity_import(file=payload.validated_data["file"],
+                                     skip_bad_rows=payload.validated_data["skip_bad_rows"])
+        return Response(summary, status=status.HTTP_200_OK if summary["committed"] else status.HTTP_400_BAD_REQUEST)
+
+
+class KpiSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
+    """KPI snapshots per territory, rep, level and scenario and period; reps see their own rows only."""
+
+    serializer_class = KpiSnapshotSerializer
+    filterset_class = KpiSnapshotFilterSet
+    ordering_fields = ["period_start", "computed_at"]
+
+    def get_queryset(self):
+        return kpi_snapshot_list(user=self.request.user)
+
+    @extend_schema(request=KpiRecomputeSerializer, responses={202: JobReferenceSerializer})
+    @action(detail=False, methods=["post"], permission_classes=[IsManager], parser_classes=[JSONParser, FormParser])
+    def recompute(self, request, *args, **kwargs):
+        """Queue a recompute and answer 202 with the job to poll (GET /jobs/<id>/ with Accept: application/json)."""
+        payload = KpiRecomputeSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        scenario = _scenario(data.get("scenario"))
+        if data.get("history_months"):
+            job = kpi_history_request(scenario=scenario, months=data["history_months"], user=request.user)
+        else:
+            if data.get("period_start"):
+                period = Period(data["period_start"], data["period_end"])
+            else:
+                period = period_of(data.get("period") or "month", data.get("date") or local_today())
+            job = kpi_recompute_request(scenario=scenario, period=period, territory_ids=data.get("territory_ids"),
+                                        user=request.user)
+        url = reverse("core:job-detail", args=[job.pk])
+        return Response({"job": job.pk, "status": job.status, "url": url}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="The filtered snapshots as CSV")})
+    @action(detail=False, methods=["get"])
+    def export(self, request, *args, **kwargs):
+        """The filtered snapshots as CSV, one column per metric."""
+        queryset = self.filter_queryset(self.get_queryset())
+        response = StreamingHttpResponse(kpi_snapshot_csv_rows(snapshots=queryset), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="kpi-snapshots.csv"'
+        return response
+
+
+class KpiFlagViewSet(viewsets.GenericViewSet):
+    """Every flag of the filtered snapshots (under-performing, unbalanced ...), worst first, with a link to act."""
+
+    serializer_class = KpiFlagItemSerializer
+    filterset_class = KpiSnapshotFilterSet
+    pagination_class = None
+
+    def get_queryset(self):
+        return kpi_snapshot_list(user=self.request.user)
+
+    def list(self, request, *args, **kwargs):
+        return Response(self.get_serializer(kpi_flag_list(snapshots=self.filter_queryset(self.get_queryset())),
+                                            many=True).data)

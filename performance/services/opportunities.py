@@ -1,0 +1,146 @@
+"""Opportunities: CSV import with a per-row report (all-or-nothing unless skipping bad rows), upsert by external id."""
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal, InvalidOperation
+from typing import IO
+
+from django.db import transaction
+
+from accounts.models import Account
+from performance.models import Opportunity
+from performance.services.kpis import kpi_refresh_for_accounts
+from reps.models import Rep
+
+MAX_REPORTED_ERRORS = 1_000
+REQUIRED_COLUMNS = ("external_id", "account_external_id", "name", "stage", "amount", "close_date")
+OPTIONAL_COLUMNS = ("product", "created_date", "rep_email")
+UPDATED_FIELDS = ["account", "rep", "name", "product", "stage", "amount", "created_date", "close_date"]
+# Stages are accepted by value ("won") or label ("Closed won"), in any case.
+STAGES = {**{value: value for value in Opportunity.Stage.values},
+          **{label.lower(): value for value, label in Opportunity.Stage.choices}}
+
+
+class RowError(Exception):
+    def __init__(self, column: str, message: str):
+        super().__init__(message)
+        self.column, self.message = column, message
+
+
+def _text(raw: dict, column: str, max_length: int, required: bool = True) -> str:
+    text = (raw.get(column) or "").strip()
+    if required and not text:
+        raise RowError(column, "is required")
+    if len(text) > max_length:
+        raise RowError(column, f"is longer than {max_length} characters")
+    return text
+
+
+def _date(raw: dict, column: str, required: bool = True) -> dt.date | None:
+    text = (raw.get(column) or "").strip()
+    if not text:
+        if required:
+            raise RowError(column, "is required")
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise RowError(column, f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _amount(raw: dict) -> Decimal:
+    text = (raw.get("amount") or "").strip().replace(",", "")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise RowError("amount", f"{text!r} is not a number" if text else "is required") from None
+    if not value.is_finite() or value < 0 or value >= Decimal("1e12"):
+        raise RowError("amount", f"{text!r} must be between 0 and 999,999,999,999.99")
+    return value.quantize(Decimal("0.01"))
+
+
+def _row(raw: dict, accounts: dict[str, int], reps: dict[str, int]) -> dict:
+    account_key = _text(raw, "account_external_id", 64)
+    if account_key not in accounts:
+        raise RowError("account_external_id", f"no account with external id {account_key!r}")
+    stage_text = _text(raw, "stage", 32).lower()
+    if stage_text not in STAGES:
+        raise RowError("stage", f"{stage_text!r} is not one of {', '.join(Opportunity.Stage.values)}")
+    rep_email = (raw.get("rep_email") or "").strip().lower()
+    if rep_email and rep_email not in reps:
+        raise RowError("rep_email", f"no rep with email {rep_email!r}")
+    close_date = _date(raw, "close_date")
+    created_date = _date(raw, "created_date", required=False) or close_date
+    if created_date > close_date:
+        raise RowError("created_date", "is after close_date")
+    return {
+        "external_id": _text(raw, "external_id", 64), "account_id": accounts[account_key],
+        "rep_id": reps.get(rep_email), "name": _text(raw, "name", 200), "product": _text(raw, "product", 64, False),
+        "stage": STAGES[stage_text], "amount": _amount(raw), "created_date": created_date, "close_date": close_date,
+    }
+
+
+def opportunity_import(*, file: IO, skip_bad_rows: bool = False, refresh_kpis: bool = True) -> dict:
+    """Import opportunities from CSV; the report lists every bad row as (line, column, message).
+
+    Columns: external_id, account_external_id, name, stage, amount, close_date (required), product,
+    created_date, rep_email (optional). A row whose external_id exists updates that opportunity.
+    Nothing is saved when any row is bad, unless `skip_bad_rows`.
+    """
+    content = file.read()
+    text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
+    reader = csv.DictReader(io.StringIO(text))
+    header = [name.strip().lower() for name in (reader.fieldnames or [])]
+    missing = [column for column in REQUIRED_COLUMNS if column not in header]
+    if missing:
+        message = f"The file lacks the column(s) {', '.join(missing)}; nothing was saved."
+        return {"rows": 0, "errors": 1, "created": 0, "updated": 0, "skipped": 0, "committed": False,
+                "report": [{"line": 1, "column": missing[0], "message": message}], "message": message}
+    rows = [{(key or "").strip().lower(): value for key, value in raw.items()} for raw in reader]
+    account_keys = {(raw.get("account_external_id") or "").strip() for raw in rows}
+    accounts = dict(Account.objects.filter(external_id__in=account_keys).values_list("external_id", "pk"))
+    reps = {email.lower(): pk for email, pk in Rep.objects.exclude(email="").values_list("email", "pk")}
+
+    errors, valid, seen = [], [], {}
+    for line, raw in enumerate(rows, start=2):  # line 1 is the header
+        try:
+            values = _row(raw, accounts, reps)
+            if values["external_id"] in seen:
+                raise RowError("external_id",
+                               f"{values['external_id']!r} appears again; first at line {seen[values['external_id']]}")
+            seen[values["external_id"]] = line
+            valid.append(values)
+        except RowError as error:
+            errors.append({"line": line, "column": error.column, "message": f"{error.column} {error.message}"})
+    summary = {"rows": len(rows), "errors": len(errors), "report": errors[:MAX_REPORTED_ERRORS], "created": 0,
+               "updated": 0, "skipped": 0, "committed": False}
+    if errors and not skip_bad_rows:
+        summary.update(skipped=len(rows), message=(
+            f"Import rejected: {len(errors)} of {len(rows)} rows have errors; nothing was saved. "
+            "Fix them, or import again skipping bad rows."))
+        return summary
+    with transaction.atomic():
+        existing = set(Opportunity.objects.filter(external_id__in=list(seen)).values_list("external_id", flat=True))
+        Opportunity.objects.bulk_create(
+            [Opportunity(**values) for values in valid], batch_size=2000,
+            update_conflicts=True, unique_fields=["external_id"], update_fields=UPDATED_FIELDS,
+        )
+        account_ids = {values["account_id"] for values in valid}
+        if refresh_kpis and account_ids:
+            kpi_refresh_for_accounts(account_ids=account_ids, reason="opportunities imported")
+    updated = len(existing)
+    summary.update(committed=True, created=len(valid) - updated, updated=updated, skipped=len(errors),
+                   message=f"{len(valid) - updated} opportunities created, {updated} updated, "
+                           f"{len(errors)} skipped.")
+    return summary
+
+
+@transaction.atomic
+def opportunity_save(*, opportunity: Opportunity, refresh_kpis: bool = True) -> Opportunity:
+    """Create or update one opportunity (API and admin), then refresh its account's KPIs after commit."""
+    opportunity.full_clean()
+    opportunity.save()
+    if refresh_kpis:
+        kpi_refresh_for_accounts(account_ids=[opportunity.account_id], reason="opportunity saved")
+    return opportunity

@@ -224,17 +224,21 @@ def scenario_build(*, geography: Geography, leaves: list[Leaf], unit_ids: dict[s
 def boundaries_rebuild(*, scenario: Scenario) -> None:
     """Leaf boundary = union of its counties; each parent = union of its children, all in PostGIS."""
     territory_table = Territory._meta.db_table
+    # The unions are MATERIALIZED so that each runs once, whatever plan fresh tables without statistics get.
     with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {territory_table}")
+        cursor.execute(f"ANALYZE {TerritoryUnit._meta.db_table}")
         cursor.execute(
             f"""
-            UPDATE {territory_table} t SET boundary = u.geometry
-            FROM (
+            WITH u AS MATERIALIZED (
                 SELECT tu.territory_id, ST_Multi(ST_Union(g.geometry)) AS geometry
                 FROM {TerritoryUnit._meta.db_table} tu
                 JOIN territories_geounit g ON g.id = tu.unit_id
                 WHERE tu.scenario_id = %s
                 GROUP BY tu.territory_id
-            ) u
+            )
+            UPDATE {territory_table} t SET boundary = u.geometry
+            FROM u
             WHERE t.id = u.territory_id
             """,
             [scenario.pk],
@@ -243,13 +247,14 @@ def boundaries_rebuild(*, scenario: Scenario) -> None:
         for depth in range(max_depth, 0, -1):
             cursor.execute(
                 f"""
-                UPDATE {territory_table} t SET boundary = u.geometry
-                FROM (
+                WITH u AS MATERIALIZED (
                     SELECT parent_id, ST_Multi(ST_Union(boundary)) AS geometry
                     FROM {territory_table}
                     WHERE scenario_id = %s AND depth = %s AND parent_id IS NOT NULL AND boundary IS NOT NULL
                     GROUP BY parent_id
-                ) u
+                )
+                UPDATE {territory_table} t SET boundary = u.geometry
+                FROM u
                 WHERE t.id = u.parent_id AND t.built_from_units
                 """,
                 [scenario.pk, depth],

@@ -80,6 +80,8 @@ def demo_seed(*, accounts: int = 20_000, reps: int = 40, seed: int = 42,
     since_date = today - dt.timedelta(days=365)
     since = dt.datetime.combine(since_date, dt.time(), tzinfo=dt.UTC)
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")  # JIT compiling the big spatial statements costs more than it saves
         geography = geography_load()
         layer, unit_ids = county_layer_ensure(geography=geography, stdout=None)
         clock.step("geography", f"geography: {len(unit_ids)} counties in layer {layer.name!r}, "

@@ -101,7 +101,12 @@ class AccountOverride(models.Model):
 
 
 class AccountAssignment(models.Model):
-    """An account's territory in a scenario over a time span, and why it is there."""
+    """An account's territory in a scenario over a time span, and why it is there.
+
+    Allocation runs write these in bulk (a million rows in one INSERT ... SELECT), so the foreign keys carry no
+    database constraint: a per-row referential check costs more than the rest of the run. The ids always come
+    from joins with the referenced tables, and deletes still cascade through Django's collector (on_delete).
+    """
 
     class Source(models.TextChoices):
         RULE = "rule", "Assignment rule"
@@ -111,15 +116,24 @@ class AccountAssignment(models.Model):
         MANUAL = "manual", "Moved on the map"
         IMPORT = "import", "Imported"
 
-    scenario = models.ForeignKey("territories.Scenario", on_delete=models.CASCADE, related_name="assignments")
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="assignments")
-    territory = models.ForeignKey("territories.Territory", on_delete=models.CASCADE, related_name="assignments")
+    # current rows are indexed by the partial indexes below; whole-scenario reads are scans anyway
+    scenario = models.ForeignKey("territories.Scenario", on_delete=models.CASCADE, related_name="assignments",
+                                 db_constraint=False, db_index=False)
+    # indexed by assignment_account_hist (account, valid_from)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="assignments", db_constraint=False,
+                                db_index=False)
+    territory = models.ForeignKey("territories.Territory", on_delete=models.CASCADE, related_name="assignments",
+                                  db_constraint=False)
     valid_from = models.DateTimeField()
     valid_to = models.DateTimeField(null=True, blank=True, help_text="Empty while current.")
     source = models.CharField(max_length=16, choices=Source.choices)
-    rule = models.ForeignKey("territories.AssignmentRule", null=True, blank=True, on_delete=models.SET_NULL)
-    override = models.ForeignKey(AccountOverride, null=True, blank=True, on_delete=models.SET_NULL)
-    run = models.ForeignKey(AllocationRun, null=True, blank=True, on_delete=models.SET_NULL)
+    # rule and override are indexed only where set (see Meta); run not at all: runs are rarely deleted
+    rule = models.ForeignKey("territories.AssignmentRule", null=True, blank=True, on_delete=models.SET_NULL,
+                             db_constraint=False, db_index=False)
+    override = models.ForeignKey(AccountOverride, null=True, blank=True, on_delete=models.SET_NULL,
+                                 db_constraint=False, db_index=False)
+    run = models.ForeignKey(AllocationRun, null=True, blank=True, on_delete=models.SET_NULL, db_constraint=False,
+                            db_index=False)
     reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
@@ -138,4 +152,6 @@ class AccountAssignment(models.Model):
             models.Index(fields=["scenario", "territory"], condition=Q(valid_to__isnull=True),
                          name="assignment_current_terr"),
             models.Index(fields=["account", "valid_from"], name="assignment_account_hist"),
+            models.Index(fields=["rule"], condition=Q(rule__isnull=False), name="assignment_rule"),
+            models.Index(fields=["override"], condition=Q(override__isnull=False), name="assignment_override"),
         ]

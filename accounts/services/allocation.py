@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
 
@@ -367,11 +367,14 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
     moves.sort(key=lambda move: (-move["accounts"], move["from"] or "", move["to"] or ""))
     cursor.execute(f"SELECT count(*) FROM accounts_account a WHERE TRUE {scope_sql}")
     in_scope = cursor.fetchone()[0]
+    cursor.execute("SELECT count(*) FROM _alloc_current")
+    assigned_before = cursor.fetchone()[0]
     cursor.execute("SELECT source, count(*) FROM _alloc_result GROUP BY source")
     by_source = dict(cursor.fetchall())
     assigned = sum(by_source.values())
     summary = {
-        "accounts_in_scope": in_scope, "assigned": assigned, "unassigned": in_scope - assigned,
+        "accounts_in_scope": in_scope, "assigned_before": assigned_before, "assigned": assigned,
+        "unassigned": in_scope - assigned,
         "unchanged": unchanged, "moved": moved, "newly_assigned": newly_assigned,
         "newly_unassigned": newly_unassigned, "changed": moved + newly_assigned + newly_unassigned,
         "by_source": by_source, "moves": moves[:200], "warnings": plan.warnings,
@@ -391,7 +394,7 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
     return summary
 
 
-def _write(cursor, plan: _Plan, *, run_id: int, now: dt.datetime, scope_sql: str) -> dict:
+def _write(cursor, plan: _Plan, *, run_id: int, now: dt.datetime, scope_sql: str, had_current: bool) -> dict:
     """Close the assignments that change and insert the new ones; unchanged ones are left alone."""
     current_scope = scope_sql.replace("a.id", "c.account_id")
     cursor.execute(
@@ -406,18 +409,23 @@ def _write(cursor, plan: _Plan, *, run_id: int, now: dt.datetime, scope_sql: str
         [now, plan.scenario_id],
     )
     closed = cursor.rowcount
-    cursor.execute(
-        """
-        INSERT INTO accounts_accountassignment
-            (scenario_id, account_id, territory_id, valid_from, valid_to, source, rule_id, override_id, run_id, reason)
-        SELECT %s, r.account_id, r.territory_id, %s, NULL, r.source, r.rule_id, r.override_id, %s, r.reason
-        FROM _alloc_result r
+    # Only the rows still current after the UPDATE are unchanged; with none (a first run), skip the anti-join.
+    unchanged_filter = ""
+    if had_current:
+        unchanged_filter = """
         WHERE NOT EXISTS (
             SELECT 1 FROM accounts_accountassignment c
-            WHERE c.scenario_id = %s AND c.valid_to IS NULL AND c.account_id = r.account_id
-              AND c.territory_id = r.territory_id)
+            WHERE c.scenario_id = %(scenario)s AND c.valid_to IS NULL AND c.account_id = r.account_id
+              AND c.territory_id = r.territory_id)"""
+    cursor.execute(
+        f"""
+        INSERT INTO accounts_accountassignment
+            (scenario_id, account_id, territory_id, valid_from, valid_to, source, rule_id, override_id, run_id, reason)
+        SELECT %(scenario)s, r.account_id, r.territory_id, %(now)s, NULL, r.source, r.rule_id, r.override_id,
+               %(run)s, r.reason
+        FROM _alloc_result r {unchanged_filter}
         """,
-        [plan.scenario_id, now, run_id, plan.scenario_id],
+        {"scenario": plan.scenario_id, "now": now, "run": run_id},
     )
     return {"closed": closed, "inserted": cursor.rowcount}
 
@@ -455,6 +463,16 @@ _WORK_TABLES = ("_alloc_target_rule", "_alloc_candidate", "_alloc_result", "_all
                 "_alloc_scope")
 
 
+def _enlarge_temp_buffers(cursor) -> None:
+    """Give temporary tables room in memory (8 MB by default); PostgreSQL only allows it before a session's
+    first temporary table, so later calls on a reused connection quietly keep what the session has."""
+    try:
+        with transaction.atomic():
+            cursor.execute("SET temp_buffers = '256MB'")
+    except DatabaseError:
+        pass
+
+
 def _drop_work_tables(cursor) -> None:
     """Temporary tables live until the outermost commit; drop them so a second run in one transaction works."""
     cursor.execute(f"DROP TABLE IF EXISTS {', '.join(_WORK_TABLES)}")
@@ -488,6 +506,7 @@ def allocation_execute(
             run = AllocationRun.objects.create(scenario=scenario, job=job, created_by=created_by, is_preview=False)
         with connection.cursor() as cursor:
             # JIT compilation costs more than it saves on these short, wide statements.
+            _enlarge_temp_buffers(cursor)
             cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '256MB'")
             _drop_work_tables(cursor)
             scope_sql = _scope(cursor, scenario, account_ids=account_ids, territory_ids=territory_ids,
@@ -513,7 +532,8 @@ def allocation_execute(
             else:
                 if progress:
                     progress(80, "Writing assignments")
-                summary.update(_write(cursor, plan, run_id=run.pk, now=now, scope_sql=scope_sql))
+                summary.update(_write(cursor, plan, run_id=run.pk, now=now, scope_sql=scope_sql,
+                                      had_current=summary["assigned_before"] > 0))
                 lap("write")
                 _drop_work_tables(cursor)
     summary.update({

@@ -1,0 +1,93 @@
+"""Serializers of the accounts API."""
+
+from rest_framework import serializers
+from rest_framework_gis.serializers import GeometryField
+
+from accounts.models import Account, AccountAssignment, AccountOverride, AllocationRun
+from accounts.services.allocation import allocation_reason
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    """An account with its current territory, owner rep and why it is there (in the active scenario)."""
+
+    location = GeometryField(required=False, allow_null=True)
+    territory_id = serializers.IntegerField(source="current_territory_id", read_only=True, default=None)
+    territory_code = serializers.CharField(source="current_territory_code", read_only=True, default=None)
+    territory_name = serializers.CharField(source="current_territory_name", read_only=True, default=None)
+    assignment_source = serializers.CharField(source="current_source", read_only=True, default=None)
+    owner_rep_id = serializers.IntegerField(read_only=True, default=None)
+    owner_rep_name = serializers.CharField(read_only=True, default=None)
+
+    class Meta:
+        model = Account
+        fields = ["id", "external_id", "name", "street", "city", "state", "postal_code", "country", "location",
+                  "industry", "segment", "customer_type", "products", "employees", "annual_revenue", "potential",
+                  "tier", "status", "workload_hours", "territory_id", "territory_code", "territory_name",
+                  "assignment_source", "owner_rep_id", "owner_rep_name", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    territory_code = serializers.CharField(source="territory.code", read_only=True)
+    territory_name = serializers.CharField(source="territory.name", read_only=True)
+    scenario_name = serializers.CharField(source="scenario.name", read_only=True)
+    why = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AccountAssignment
+        fields = ["id", "scenario", "scenario_name", "territory", "territory_code", "territory_name", "valid_from",
+                  "valid_to", "source", "rule", "override", "run", "reason", "why"]
+
+    def get_why(self, assignment) -> str:
+        return allocation_reason(assignment)
+
+
+class AlignmentRowSerializer(AssignmentSerializer):
+    account_external_id = serializers.CharField(source="account.external_id", read_only=True)
+    account_name = serializers.CharField(source="account.name", read_only=True)
+    owner_rep_id = serializers.IntegerField(read_only=True, allow_null=True)
+    owner_rep_name = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta(AssignmentSerializer.Meta):
+        fields = ["account", "account_external_id", "account_name", *AssignmentSerializer.Meta.fields,
+                  "owner_rep_id", "owner_rep_name"]
+
+
+class AccountHistorySerializer(serializers.Serializer):
+    at = serializers.DateTimeField(allow_null=True)
+    scenario = serializers.IntegerField(allow_null=True)
+    territory = serializers.DictField(allow_null=True)
+    rep = serializers.DictField(allow_null=True)
+    reason = serializers.CharField()
+    history = AssignmentSerializer(many=True)
+
+
+class AccountOverrideSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AccountOverride
+        fields = ["id", "scenario", "account", "territory", "kind", "reason", "is_active", "created_by",
+                  "created_at"]
+        read_only_fields = ["is_active", "created_by", "created_at"]
+
+
+class AllocationRequestSerializer(serializers.Serializer):
+    scenario = serializers.IntegerField()
+    account_ids = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True,
+                                        help_text="Re-allocate only these accounts.")
+    territory_ids = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True,
+                                          help_text="Re-allocate only the accounts these territories hold or "
+                                                    "would take.")
+
+
+class AllocationRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AllocationRun
+        fields = ["id", "scenario", "job", "is_preview", "summary", "created_by", "created_at", "finished_at"]
+
+
+class AccountImportSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="A .csv or .geojson file.")
+    skip_bad_rows = serializers.BooleanField(default=False)
+    scenario = serializers.IntegerField(required=False, allow_null=True,
+                                        help_text="Scenario for a territory_code column.")
+    reallocate = serializers.BooleanField(default=True)

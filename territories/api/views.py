@@ -1,0 +1,250 @@
+"""Viewsets of the territories API: parse input, call one service or selector, render the result."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework_gis.filters import InBBoxFilter
+from rest_framework_gis.pagination import GeoJsonPagination
+
+from core.api.permissions import IsManager, IsManagerOrReadOnly
+from core.api.serializers import JobAcceptedSerializer
+from core.api.uploads import upload_store
+from core.api_commands import idempotency_key, job_accepted_response
+from core.models import Job
+from core.services import job_create, job_enqueue
+from territories import services
+from territories.api.serializers import (
+    AssignmentRuleSerializer,
+    GeoUnitImportSerializer,
+    GeoUnitLayerSerializer,
+    GeoUnitSerializer,
+    ScenarioCloneSerializer,
+    ScenarioCompareSerializer,
+    ScenarioComparisonSerializer,
+    ScenarioEventSerializer,
+    ScenarioScheduleSerializer,
+    ScenarioSerializer,
+    TerritoryMoveSerializer,
+    TerritorySerializer,
+    TerritoryTypeSerializer,
+    TerritoryUnitsSerializer,
+)
+from territories.filters import AssignmentRuleFilterSet, GeoUnitFilterSet, ScenarioFilterSet, TerritoryFilterSet
+from territories.models import AssignmentRule, GeoUnit, GeoUnitLayer, Territory, TerritoryType
+from territories.selectors import scenario_list
+
+
+class ScenarioViewSet(viewsets.ModelViewSet):
+    """Scenarios and their lifecycle commands: clone, activate, schedule, rollback, compare."""
+
+    serializer_class = ScenarioSerializer
+    permission_classes = [IsManagerOrReadOnly]
+    filterset_class = ScenarioFilterSet
+    ordering_fields = ["name", "created_at", "status"]
+
+    def get_queryset(self):
+        return scenario_list().order_by("-status", "name")
+
+    def perform_create(self, serializer):
+        serializer.instance = services.scenario_create(
+            name=serializer.validated_data["name"], description=serializer.validated_data.get("description", ""),
+            created_by=self.request.user,
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.scenario_update(
+            scenario=serializer.instance, name=serializer.validated_data.get("name"),
+            description=serializer.validated_data.get("description"), actor=self.request.user,
+        )
+
+    def perform_destroy(self, instance):
+        services.scenario_ensure_editable(scenario=instance)
+        instance.delete()
+
+    @extend_schema(request=ScenarioCloneSerializer, responses={201: ScenarioSerializer})
+    @action(detail=True, methods=["post"])
+    def clone(self, request, pk=None):
+        payload = ScenarioCloneSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        clone = services.scenario_clone(scenario=self.get_object(), name=payload.validated_data.get("name") or None,
+                                        created_by=request.user)
+        return Response(ScenarioSerializer(clone).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=ScenarioSerializer)
+    @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None):
+        scenario = services.scenario_activate(scenario=self.get_object(), actor=request.user)
+        return Response(ScenarioSerializer(scenario).data)
+
+    @extend_schema(request=ScenarioScheduleSerializer, responses=ScenarioSerializer)
+    @action(detail=True, methods=["post"])
+    def schedule(self, request, pk=None):
+        payload = ScenarioScheduleSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        scenario = services.scenario_schedule_activation(scenario=self.get_object(), at=payload.validated_data["at"],
+                                                         actor=request.user)
+        return Response(ScenarioSerializer(scenario).data)
+
+    @extend_schema(request=None, responses=ScenarioSerializer)
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, pk=None):
+        restored = services.scenario_rollback(scenario=self.get_object(), actor=request.user)
+        return Response(ScenarioSerializer(restored).data)
+
+    @extend_schema(request=ScenarioCompareSerializer, responses=ScenarioComparisonSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[IsManagerOrReadOnly])
+    def compare(self, request, pk=None):
+        payload = ScenarioCompareSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        result = services.scenario_compare(scenario_a=self.get_object(), scenario_b=payload.validated_data["other"])
+        return Response(ScenarioComparisonSerializer(result).data)
+
+    @extend_schema(responses=ScenarioEventSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def events(self, request, pk=None):
+        events = self.get_object().events.all()
+        return Response(ScenarioEventSerializer(events, many=True).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("parent", int, description="Only the children of this territory"),
+                    OpenApiParameter("min_area_m2", float, description="Ignore slivers smaller than this")],
+        responses={200: dict},
+    )
+    @action(detail=True, methods=["get"], url_path="overlaps-and-gaps")
+    def overlaps_and_gaps(self, request, pk=None):
+        scenario = self.get_object()
+        parent = None
+        if request.query_params.get("parent"):
+            parent = get_object_or_404(Territory, pk=request.query_params["parent"], scenario=scenario)
+        min_area = float(request.query_params.get("min_area_m2", 1.0))
+        return Response(services.territory_overlaps_and_gaps(scenario=scenario, parent=parent, min_area_m2=min_area))
+
+
+class TerritoryViewSet(viewsets.ModelViewSet):
+    """Territories as GeoJSON features; filter by scenario, parent, depth, type and the map's bbox."""
+
+    serializer_class = TerritorySerializer
+    permission_classes = [IsManagerOrReadOnly]
+    filterset_class = TerritoryFilterSet
+    filter_backends = [*viewsets.ModelViewSet.filter_backends, InBBoxFilter]
+    bbox_filter_field = "boundary"
+    bbox_filter_include_overlapping = True
+    pagination_class = GeoJsonPagination
+    ordering_fields = ["code", "name", "depth"]
+
+    def get_queryset(self):
+        return Territory.objects.select_related("territory_type").order_by("scenario_id", "depth", "code")
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.territory_create(
+            scenario=data["scenario"], name=data["name"], code=data["code"], parent=data.get("parent"),
+            territory_type=data.get("territory_type"), level_name=data.get("level_name", ""),
+            boundary=data.get("boundary"), color=data.get("color", ""), repair=data.get("repair", True),
+        )
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        territory = serializer.instance
+        repair = data.pop("repair", True)
+        data.pop("scenario", None)
+        data.pop("id", None)
+        if "parent" in data and data["parent"] != territory.parent:
+            territory = services.territory_move(territory=territory, parent=data["parent"])
+        data.pop("parent", None)
+        if "boundary" in data:
+            services.territory_boundary_set(territory=territory, boundary=data.pop("boundary"), repair=repair)
+        if data:
+            territory = services.territory_update(territory=territory, **data)
+        territory.refresh_from_db()
+        serializer.instance = territory
+
+    def perform_destroy(self, instance):
+        services.territory_delete(territory=instance)
+
+    @extend_schema(request=TerritoryMoveSerializer, responses=TerritorySerializer)
+    @action(detail=True, methods=["post"])
+    def move(self, request, pk=None):
+        payload = TerritoryMoveSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        territory = services.territory_move(territory=self.get_object(), parent=payload.validated_data["parent"])
+        return Response(TerritorySerializer(territory).data)
+
+    @extend_schema(request=TerritoryUnitsSerializer, responses={200: dict})
+    @action(detail=True, methods=["post"])
+    def units(self, request, pk=None):
+        payload = TerritoryUnitsSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        return Response(services.territory_units_set(territory=self.get_object(), **payload.validated_data))
+
+
+class TerritoryTypeViewSet(viewsets.ModelViewSet):
+    serializer_class = TerritoryTypeSerializer
+    permission_classes = [IsManagerOrReadOnly]
+    queryset = TerritoryType.objects.order_by("priority")
+
+    def perform_create(self, serializer):
+        serializer.instance = services.territory_type_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.territory_type_update(territory_type=serializer.instance,
+                                                             **serializer.validated_data)
+
+
+class GeoUnitLayerViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = GeoUnitLayerSerializer
+    queryset = GeoUnitLayer.objects.order_by("name")
+
+
+class GeoUnitViewSet(viewsets.ReadOnlyModelViewSet):
+    """Geo units as GeoJSON features, filtered by layer, code prefix and bbox; POST import/ loads a file."""
+
+    serializer_class = GeoUnitSerializer
+    filterset_class = GeoUnitFilterSet
+    filter_backends = [*viewsets.ReadOnlyModelViewSet.filter_backends, InBBoxFilter]
+    bbox_filter_field = "geometry"
+    bbox_filter_include_overlapping = True
+    pagination_class = GeoJsonPagination
+    queryset = GeoUnit.objects.order_by("layer_id", "code")
+
+    @extend_schema(request={"multipart/form-data": GeoUnitImportSerializer}, responses={202: JobAcceptedSerializer})
+    @action(detail=False, methods=["post"], url_path="import", permission_classes=[IsManager],
+            parser_classes=[MultiPartParser, FormParser])
+    def import_file(self, request):
+        from territories.tasks import geo_unit_import_task
+
+        payload = GeoUnitImportSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        options = dict(payload.validated_data)
+        path = upload_store(file=options.pop("file"), allowed_suffixes={".geojson", ".json", ".zip"})
+        job = job_create(kind=Job.Kind.GEO_UNIT_IMPORT, params={"path": path, **options}, created_by=request.user,
+                         idempotency_key=idempotency_key(request))
+        job_enqueue(job=job, task=geo_unit_import_task,
+                    args=(path, options["layer_name"], options["code_field"], options["name_field"],
+                          options["kind"], options["repair"], options["skip_bad_features"]))
+        return job_accepted_response(job)
+
+
+class AssignmentRuleViewSet(viewsets.ModelViewSet):
+    """Assignment rules; criteria are validated against the account fields and operators."""
+
+    serializer_class = AssignmentRuleSerializer
+    permission_classes = [IsManagerOrReadOnly]
+    filterset_class = AssignmentRuleFilterSet
+
+    def get_queryset(self):
+        return AssignmentRule.objects.select_related("territory").order_by("territory_id", "priority", "pk")
+
+    def perform_create(self, serializer):
+        serializer.instance = services.rule_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("territory", None)
+        serializer.instance = services.rule_update(rule=serializer.instance, **data)
+
+    def perform_destroy(self, instance):
+        services.rule_delete(rule=instance)

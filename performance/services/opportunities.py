@@ -60,25 +60,54 @@ def _amount(raw: dict) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
-def _row(raw: dict, accounts: dict[str, int], reps: dict[str, int]) -> dict:
-    account_key = _text(raw, "account_external_id", 64)
-    if account_key not in accounts:
-        raise RowError("account_external_id", f"no account with external id {account_key!r}")
-    stage_text = _text(raw, "stage", 32).lower()
-    if stage_text not in STAGES:
-        raise RowError("stage", f"{stage_text!r} is not one of {', '.join(Opportunity.Stage.values)}")
-    rep_email = (raw.get("rep_email") or "").strip().lower()
-    if rep_email and rep_email not in reps:
-        raise RowError("rep_email", f"no rep with email {rep_email!r}")
-    close_date = _date(raw, "close_date")
-    created_date = _date(raw, "created_date", required=False) or close_date
-    if created_date > close_date:
-        raise RowError("created_date", "is after close_date")
-    return {
-        "external_id": _text(raw, "external_id", 64), "account_id": accounts[account_key],
-        "rep_id": reps.get(rep_email), "name": _text(raw, "name", 200), "product": _text(raw, "product", 64, False),
-        "stage": STAGES[stage_text], "amount": _amount(raw), "created_date": created_date, "close_date": close_date,
+class _Collector:
+    """Reads a row's fields, keeping every column's error so the report names all of them at once."""
+
+    def __init__(self):
+        self.errors: list[RowError] = []
+
+    def __call__(self, function, *args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except RowError as error:
+            self.errors.append(error)
+            return None
+
+
+def _account(raw: dict, accounts: dict[str, int]) -> int:
+    key = _text(raw, "account_external_id", 64)
+    if key not in accounts:
+        raise RowError("account_external_id", f"no account with external id {key!r}")
+    return accounts[key]
+
+
+def _stage(raw: dict) -> str:
+    text = _text(raw, "stage", 32).lower()
+    if text not in STAGES:
+        raise RowError("stage", f"{text!r} is not one of {', '.join(Opportunity.Stage.values)}")
+    return STAGES[text]
+
+
+def _rep(raw: dict, reps: dict[str, int]) -> int | None:
+    email = (raw.get("rep_email") or "").strip().lower()
+    if email and email not in reps:
+        raise RowError("rep_email", f"no rep with email {email!r}")
+    return reps.get(email)
+
+
+def _row(raw: dict, accounts: dict[str, int], reps: dict[str, int]) -> tuple[dict, list[RowError]]:
+    read = _Collector()
+    values = {
+        "external_id": read(_text, raw, "external_id", 64), "account_id": read(_account, raw, accounts),
+        "rep_id": read(_rep, raw, reps), "name": read(_text, raw, "name", 200),
+        "product": read(_text, raw, "product", 64, False), "stage": read(_stage, raw), "amount": read(_amount, raw),
+        "created_date": read(_date, raw, "created_date", False), "close_date": read(_date, raw, "close_date"),
     }
+    if values["close_date"]:
+        values["created_date"] = values["created_date"] or values["close_date"]
+        if values["created_date"] > values["close_date"]:
+            read.errors.append(RowError("created_date", "is after close_date"))
+    return values, read.errors
 
 
 def opportunity_import(*, file: IO, skip_bad_rows: bool = False, refresh_kpis: bool = True) -> dict:
@@ -102,22 +131,26 @@ def opportunity_import(*, file: IO, skip_bad_rows: bool = False, refresh_kpis: b
     accounts = dict(Account.objects.filter(external_id__in=account_keys).values_list("external_id", "pk"))
     reps = {email.lower(): pk for email, pk in Rep.objects.exclude(email="").values_list("email", "pk")}
 
-    errors, valid, seen = [], [], {}
+    errors, valid, seen, bad_rows = [], [], {}, 0
     for line, raw in enumerate(rows, start=2):  # line 1 is the header
-        try:
-            values = _row(raw, accounts, reps)
-            if values["external_id"] in seen:
-                raise RowError("external_id",
-                               f"{values['external_id']!r} appears again; first at line {seen[values['external_id']]}")
-            seen[values["external_id"]] = line
+        values, row_errors = _row(raw, accounts, reps)
+        external_id = values["external_id"]
+        if external_id and external_id in seen:
+            row_errors.insert(0, RowError("external_id", f"{external_id!r} appears again; first at line "
+                                                         f"{seen[external_id]}"))
+        elif external_id:
+            seen[external_id] = line
+        if row_errors:
+            bad_rows += 1
+            errors += [{"line": line, "column": error.column, "message": f"{error.column} {error.message}"}
+                       for error in row_errors]
+        else:
             valid.append(values)
-        except RowError as error:
-            errors.append({"line": line, "column": error.column, "message": f"{error.column} {error.message}"})
-    summary = {"rows": len(rows), "errors": len(errors), "report": errors[:MAX_REPORTED_ERRORS], "created": 0,
+    summary = {"rows": len(rows), "errors": bad_rows, "report": errors[:MAX_REPORTED_ERRORS], "created": 0,
                "updated": 0, "skipped": 0, "committed": False}
-    if errors and not skip_bad_rows:
+    if bad_rows and not skip_bad_rows:
         summary.update(skipped=len(rows), message=(
-            f"Import rejected: {len(errors)} of {len(rows)} rows have errors; nothing was saved. "
+            f"Import rejected: {bad_rows} of {len(rows)} rows have errors; nothing was saved. "
             "Fix them, or import again skipping bad rows."))
         return summary
     with transaction.atomic():
@@ -130,9 +163,8 @@ def opportunity_import(*, file: IO, skip_bad_rows: bool = False, refresh_kpis: b
         if refresh_kpis and account_ids:
             kpi_refresh_for_accounts(account_ids=account_ids, reason="opportunities imported")
     updated = len(existing)
-    summary.update(committed=True, created=len(valid) - updated, updated=updated, skipped=len(errors),
-                   message=f"{len(valid) - updated} opportunities created, {updated} updated, "
-                           f"{len(errors)} skipped.")
+    summary.update(committed=True, created=len(valid) - updated, updated=updated, skipped=bad_rows,
+                   message=f"{len(valid) - updated} opportunities created, {updated} updated, {bad_rows} skipped.")
     return summary
 
 

@@ -10,6 +10,10 @@ _NAVIGATION = [
     ("Coverage", "reps:coverage", {ADMIN, SALES_MANAGER}),
     ("Performance", "performance:dashboard", {ADMIN, SALES_MANAGER}),
     ("My accounts", "reps:my-book", {SALES_REP}),
+    ("My plan", "reps:call-plan", {SALES_REP}),
+    ("My progress", "performance:my-progress", {SALES_REP}),
+    ("Requests", "collaboration:request-list", {ADMIN, SALES_MANAGER, SALES_REP}),
+    ("Sales plans", "collaboration:plan-list", {ADMIN, SALES_MANAGER, SALES_REP}),
     ("API docs", "api-docs", {ADMIN, SALES_MANAGER}),
     ("Admin", "admin:index", {ADMIN}),
 ]
@@ -25,4 +29,9 @@ def navigation(request):
             links.append({"label": label, "url": reverse(url_name)})
         except NoReverseMatch:
             continue
-    return {"navigation_links": links, "user_role": role}
+    unread = 0
+    if role is not None:
+        from collaboration.selectors.threads import notification_unread_count
+
+        unread = notification_unread_count(user=request.user)
+    return {"navigation_links": links, "user_role": role, "unread_notifications": unread}

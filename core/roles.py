@@ -17,6 +17,12 @@ _REP_PERMISSIONS = {
 }
 
 
+def _rep_permissions() -> dict[str, set[str]]:
+    from collaboration.permissions import REP_PERMISSIONS as COLLABORATION_REP_PERMISSIONS
+
+    return {**_REP_PERMISSIONS, "collaboration": set(COLLABORATION_REP_PERMISSIONS)}
+
+
 def roles_sync() -> dict[str, Group]:
     """Create or update the role groups; idempotent."""
     groups = {name: Group.objects.get_or_create(name=name)[0] for name in (ADMIN, SALES_MANAGER, SALES_REP)}
@@ -27,7 +33,7 @@ def roles_sync() -> dict[str, Group]:
         )
     )
     rep_permissions = Permission.objects.none()
-    for app_label, codenames in _REP_PERMISSIONS.items():
+    for app_label, codenames in _rep_permissions().items():
         rep_permissions |= Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
     groups[SALES_REP].permissions.set(rep_permissions)
     return groups

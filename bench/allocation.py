@@ -61,6 +61,9 @@ def setup_django(database: str | None):
     connection.settings_dict.setdefault("TEST", {})["NAME"] = name
     # The test-database machinery creates (or keeps) and migrates the throw-away database, then points to it.
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=True, serialize=False)
+    with connection.cursor() as cursor:
+        # As the worker's first allocation does: room in memory for temporary tables, for the join and the service.
+        cursor.execute("SET temp_buffers = '256MB'")
     return connection
 
 

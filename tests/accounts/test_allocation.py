@@ -183,3 +183,19 @@ def test_owner_at_a_past_date(grid):
     assert account_owner_at(account=a1, at=timezone.now())["territory"] == east
     assert account_owner_at(account=a1, at=timezone.now() - dt.timedelta(days=3))["territory"] is None
     assert sorted(a.territory.code for a in alignment_at(at=before)) == ["E", "E", "W"]
+
+
+def test_keyed_field_rules_match_like_scanned_ones(grid):
+    """A rule with an equality test is evaluated through a lookup join; its other criteria still apply."""
+    scenario, region, west, east, accounts = grid
+    vertical = TerritoryTypeFactory(name="Vertical", kind="industry", priority=1)
+    care = TerritoryFactory(scenario=scenario, parent=region, code="CARE", boundary=None, territory_type=vertical)
+    AssignmentRule.objects.create(territory=care, name="Big healthcare", within_boundary=False, criteria=[
+        {"field": "annual_revenue", "op": "range", "value": [100000, None]},
+        {"field": "industry", "op": "in", "value": ["healthcare", "pharma"]},
+    ])
+    retail = TerritoryFactory(scenario=scenario, parent=region, code="SHOP", boundary=None, territory_type=vertical)
+    AssignmentRule.objects.create(territory=retail, name="Retail", within_boundary=False,
+                                  criteria=[{"field": "industry", "op": "equals", "value": "retail"}])
+    allocation_run(scenario=scenario)
+    assert {k: v[0] for k, v in current(scenario).items()} == {"A1": "SHOP", "A2": "E", "A3": "CARE", "A4": "SHOP"}

@@ -1,0 +1,258 @@
+"""Allocation matching in SQL: every (account, leaf, rule) candidate, then one winner per account."""
+
+from collections.abc import Callable
+
+from accounts.services.allocation_plan import _Plan
+from accounts.services.criteria import TEXT_FIELDS, criteria_compile
+
+Progress = Callable[[float, str], None] | None
+
+
+def _predicate(plan: _Plan, rule_id: int, alias: str) -> tuple[str, list]:
+    criteria, logic = plan.criteria[rule_id]
+    return criteria_compile(criteria=criteria, logic=logic, alias=alias)
+
+
+def _create_work_tables(cursor, plan: _Plan) -> None:
+    cursor.execute(
+        "CREATE TEMP TABLE _alloc_target_rule (rule_id bigint, territory_id bigint, depth int, type_priority int,"
+        " rule_priority int, owner_id bigint, code_rank int) ON COMMIT DROP"
+    )
+    with cursor.copy("COPY _alloc_target_rule FROM STDIN") as copy:
+        for target in plan.targets:
+            copy.write_row((target.rule_id, target.territory_id, target.depth, target.type_priority,
+                            target.rule_priority, target.owner_id, target.code_rank))
+    cursor.execute("ANALYZE _alloc_target_rule")
+    cursor.execute(
+        "CREATE TEMP TABLE _alloc_candidate (account_id bigint, territory_id bigint, rule_id bigint, depth int,"
+        " type_priority int, rule_priority int, code_rank int) ON COMMIT DROP"
+    )
+
+
+def _collect_candidates(cursor, plan: _Plan, *, scope_sql: str, progress: Progress) -> None:
+    """Every (account, leaf, rule) that matches, into _alloc_candidate."""
+    spatial = [t for t in plan.targets if t.owner_id is not None]
+    field_only = [t for t in plan.targets if t.owner_id is None]
+    if spatial:
+        if progress:
+            progress(10, "Matching accounts to boundaries")
+        owner_ids = sorted({t.owner_id for t in spatial})
+        tested = sorted({t.rule_id for t in spatial if t.rule_id in plan.criteria})
+        condition, params = "TRUE", []
+        if tested:
+            # Field tests on top of the boundary, evaluated only for the accounts inside it.
+            whens = []
+            for pk in tested:
+                sql, rule_params = _predicate(plan, pk, "hit")
+                whens.append(f"WHEN {int(pk)} THEN ({sql})")
+                params.extend(rule_params)
+            condition = f"CASE rt.rule_id {' '.join(whens)} ELSE TRUE END"
+        columns = "a.*" if tested else "a.id"
+        # The polygon is the outer side (LATERAL ... OFFSET 0 keeps it there): PostGIS prepares each polygon
+        # once and probes the accounts' GiST index with it; the planner's own choice is several times slower.
+        cursor.execute(
+            f"""
+            INSERT INTO _alloc_candidate
+            SELECT hit.id, rt.territory_id, rt.rule_id, rt.depth, rt.type_priority, rt.rule_priority, rt.code_rank
+            FROM territories_territory owner
+            CROSS JOIN LATERAL (
+                SELECT {columns} FROM accounts_account a
+                WHERE ST_Covers(owner.boundary, a.location) {scope_sql}
+                OFFSET 0
+            ) hit
+            JOIN _alloc_target_rule rt ON rt.owner_id = owner.id
+            WHERE owner.id = ANY(%s) AND {condition}
+            """,
+            [owner_ids, *params],
+        )
+    if field_only:
+        if progress:
+            progress(35, "Evaluating field rules")
+        _collect_field_rule_candidates(cursor, plan, sorted({t.rule_id for t in field_only}), scope_sql=scope_sql)
+
+
+def _rule_key(criteria: list[dict], logic: str) -> tuple[str, list[str], list[dict]] | None:
+    """For an all-of rule with an equals/in test on a text field: (field, values, the other criteria)."""
+    if logic != "all":
+        return None
+    for index, item in enumerate(criteria):
+        if "criteria" not in item and item["field"] in TEXT_FIELDS and item["op"] in {"equals", "in"}:
+            values = [str(item["value"])] if item["op"] == "equals" else [str(value) for value in item["value"]]
+            return item["field"], values, criteria[:index] + criteria[index + 1:]
+    return None
+
+
+def _collect_field_rule_candidates(cursor, plan: _Plan, rule_ids: list[int], *, scope_sql: str) -> None:
+    """Field-only rules. Rules that test a text field for equality become a lookup table hash-joined with the
+    accounts (then only the rest of each rule is checked, for the accounts it keyed); the others are evaluated
+    together in one scan with a CASE per rule. Either way, no statement per rule and no loop over accounts."""
+    keyed: dict[str, list[tuple[int, list[str], list[dict]]]] = {}
+    scanned = []
+    for pk in rule_ids:
+        key = _rule_key(*plan.criteria[pk]) if pk in plan.criteria else None
+        if key is None:
+            scanned.append(pk)
+        else:
+            keyed.setdefault(key[0], []).append((pk, key[1], key[2]))
+    if keyed:
+        cursor.execute("CREATE TEMP TABLE _alloc_rule_key (field text, value text, rule_id bigint) ON COMMIT DROP")
+        with cursor.copy("COPY _alloc_rule_key FROM STDIN") as copy:
+            for field_name, rules in keyed.items():
+                for pk, values, _rest in rules:
+                    for value in values:
+                        copy.write_row((field_name, value, pk))
+        cursor.execute("ANALYZE _alloc_rule_key")
+    for field_name, rules in keyed.items():
+        whens, params = [], []
+        for pk, _values, rest in rules:
+            if rest:
+                sql, rule_params = criteria_compile(criteria=rest, logic="all", alias="a")
+                whens.append(f"WHEN {int(pk)} THEN ({sql})")
+                params.extend(rule_params)
+        residual = f"CASE k.rule_id {' '.join(whens)} ELSE TRUE END" if whens else "TRUE"
+        cursor.execute(
+            f"""
+            INSERT INTO _alloc_candidate
+            SELECT a.id, rt.territory_id, rt.rule_id, rt.depth, rt.type_priority, rt.rule_priority, rt.code_rank
+            FROM accounts_account a
+            JOIN _alloc_rule_key k ON k.field = %s AND k.value = a.{field_name}
+            JOIN _alloc_target_rule rt ON rt.rule_id = k.rule_id AND rt.owner_id IS NULL
+            WHERE {residual} {scope_sql}
+            """,
+            [field_name, *params],
+        )
+    if not scanned:
+        return
+    parts, params = [], []
+    for pk in scanned:
+        if pk in plan.criteria:
+            sql, rule_params = _predicate(plan, pk, "a")
+            parts.append(f"CASE WHEN {sql} THEN {int(pk)} END")
+            params.extend(rule_params)
+        else:
+            parts.append(str(int(pk)))  # a rule without criteria or boundary takes every account
+    # One scan of the accounts evaluates the remaining field rules; only the matches become rows.
+    cursor.execute(
+        f"""
+        INSERT INTO _alloc_candidate
+        SELECT hit.account_id, rt.territory_id, rt.rule_id, rt.depth, rt.type_priority, rt.rule_priority,
+               rt.code_rank
+        FROM (
+            SELECT a.id AS account_id,
+                   unnest(array_remove(ARRAY[{", ".join(parts)}]::bigint[], NULL)) AS rule_id
+            FROM accounts_account a WHERE TRUE {scope_sql}
+        ) hit
+        JOIN _alloc_target_rule rt ON rt.rule_id = hit.rule_id AND rt.owner_id IS NULL
+        """,
+        params,
+    )
+
+
+_EXCLUSIONS_SQL = """
+WITH RECURSIVE subtree(root_id, id) AS (
+    SELECT id, id FROM territories_territory WHERE scenario_id = %(scenario)s
+    UNION ALL
+    SELECT subtree.root_id, child.id FROM territories_territory child JOIN subtree ON child.parent_id = subtree.id
+)
+DELETE FROM _alloc_candidate c
+USING accounts_accountoverride o, subtree
+WHERE o.scenario_id = %(scenario)s AND o.is_active AND o.kind = 'exclude'
+  AND subtree.root_id = o.territory_id AND c.territory_id = subtree.id AND c.account_id = o.account_id
+"""
+
+
+def _resolve(cursor, plan: _Plan, *, scope_sql: str) -> None:
+    """Pick one territory per account into _alloc_result: its assign override, else its best candidate."""
+    if _has_overrides(cursor, plan.scenario_id, kind="exclude"):
+        cursor.execute(_EXCLUSIONS_SQL, {"scenario": plan.scenario_id})
+    cursor.execute(
+        "CREATE TEMP TABLE _alloc_result (account_id bigint, territory_id bigint, source varchar(16), rule_id bigint,"
+        " override_id bigint, candidates int, depth int, type_priority int, rule_priority int,"
+        " reason varchar(300)) ON COMMIT DROP"
+    )
+    override_scope = scope_sql.replace("a.id", "o.account_id")
+    cursor.execute(
+        f"""
+        INSERT INTO _alloc_result
+        SELECT o.account_id, o.territory_id, 'override', NULL, o.id, 0, 0, 0, 0, left(o.reason, 300)
+        FROM accounts_accountoverride o
+        WHERE o.scenario_id = %s AND o.is_active AND o.kind = 'assign' {override_scope}
+        """,
+        [plan.scenario_id],
+    )
+    pinned_filter = ""
+    if cursor.rowcount:
+        pinned_filter = "AND NOT EXISTS (SELECT 1 FROM _alloc_result p WHERE p.account_id = ranked.account_id)"
+    # One sort ranks every account's candidates: deepest, then type priority, rule priority, territory code.
+    cursor.execute(
+        f"""
+        INSERT INTO _alloc_result
+        SELECT account_id, territory_id, CASE WHEN rule_id IS NULL THEN 'geography' ELSE 'rule' END, rule_id,
+               NULL, candidates, depth, type_priority, rule_priority, ''
+        FROM (
+            SELECT c.*, row_number() OVER best AS position, count(*) OVER (PARTITION BY account_id) AS candidates
+            FROM _alloc_candidate c
+            WINDOW best AS (PARTITION BY account_id ORDER BY depth DESC, type_priority, rule_priority, code_rank)
+        ) ranked
+        WHERE position = 1 {pinned_filter}
+        """
+    )
+
+
+def _has_overrides(cursor, scenario_id: int, *, kind: str) -> bool:
+    cursor.execute(
+        "SELECT EXISTS (SELECT 1 FROM accounts_accountoverride WHERE scenario_id = %s AND is_active AND kind = %s)",
+        [scenario_id, kind],
+    )
+    return cursor.fetchone()[0]
+
+
+_MULTI_MATCH_SQL = """
+CREATE TEMP TABLE _alloc_multi ON COMMIT DROP AS
+SELECT r.account_id, r.territory_id,
+       array_agg(DISTINCT c.territory_id) FILTER (WHERE c.territory_id <> r.territory_id) AS others,
+       CASE
+           WHEN min(c.type_priority) FILTER (WHERE c.territory_id <> r.territory_id) > r.type_priority
+               THEN 'territory type priority'
+           WHEN min(c.rule_priority) FILTER (
+               WHERE c.territory_id <> r.territory_id AND c.type_priority = r.type_priority) > r.rule_priority
+               THEN 'rule priority'
+           ELSE 'territory code'
+       END AS resolved_by
+FROM _alloc_result r
+JOIN _alloc_candidate c ON c.account_id = r.account_id AND c.depth = r.depth
+WHERE r.candidates > 1 AND r.source <> 'override'
+GROUP BY r.account_id, r.territory_id, r.type_priority, r.rule_priority
+HAVING count(DISTINCT c.territory_id) > 1
+"""
+
+_MULTI_MATCH_REASON_SQL = """
+UPDATE _alloc_result r
+SET reason = left('Also matched ' || (
+        SELECT string_agg(t.code, ', ' ORDER BY t.code) FROM territories_territory t WHERE t.id = ANY(m.others)
+    ) || '; won on ' || m.resolved_by || '.', 300)
+FROM _alloc_multi m
+WHERE m.account_id = r.account_id
+"""
+
+
+def _multi_matches(cursor, plan: _Plan, *, limit: int) -> tuple[int, list[dict]]:
+    """Accounts that fit several leaves at the winning depth, how each tie was broken, and the reason noted."""
+    cursor.execute("SELECT EXISTS (SELECT 1 FROM _alloc_result WHERE candidates > 1)")
+    if not cursor.fetchone()[0]:
+        return 0, []
+    cursor.execute(_MULTI_MATCH_SQL)
+    cursor.execute(_MULTI_MATCH_REASON_SQL)
+    cursor.execute("SELECT count(*) FROM _alloc_multi")
+    total = cursor.fetchone()[0]
+    cursor.execute(
+        "SELECT m.account_id, acc.external_id, m.territory_id, m.others, m.resolved_by FROM _alloc_multi m"
+        " JOIN accounts_account acc ON acc.id = m.account_id ORDER BY acc.external_id LIMIT %s",
+        [limit],
+    )
+    listed = [
+        {"account_id": account_id, "external_id": external_id, "territory": plan.codes[territory_id],
+         "also_matched": sorted(plan.codes[pk] for pk in others), "resolved_by": resolved_by}
+        for account_id, external_id, territory_id, others, resolved_by in cursor.fetchall()
+    ]
+    return total, listed

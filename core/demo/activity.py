@@ -109,10 +109,11 @@ def activities_copy(*, accounts: GeneratedAccounts, account_ids: np.ndarray, boo
 
 
 def opportunities_copy(*, accounts: GeneratedAccounts, account_ids: np.ndarray, books: list[Book], seed: int,
-                       progress=None) -> dict[int, np.ndarray]:
+                       progress=None) -> tuple[int, dict[int, tuple[np.ndarray, np.ndarray]]]:
     """Deals created over the past year, closing up to the end of next quarter; won, lost or still open.
 
-    Returns, per rep id, the generation indexes of the won deals' accounts and their amounts (for quotas).
+    Returns the number of deals and, per rep id, the generation indexes of the won deals' accounts and their
+    amounts (for quotas).
     """
     rng = np.random.default_rng([seed, 5])
     today = dt.date.today()
@@ -181,7 +182,7 @@ def opportunities_copy(*, accounts: GeneratedAccounts, account_ids: np.ndarray, 
                  columns=["external_id", "account_id", "rep_id", "name", "product", "stage", "amount",
                           "created_date", "close_date"],
                  rows=rows, render=render, progress=progress)
-    return {
+    return rows, {
         rep_id: (np.concatenate([a for a, _ in parts]), np.concatenate([m for _, m in parts]))
         for rep_id, parts in won.items()
     }

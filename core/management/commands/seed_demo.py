@@ -4,8 +4,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.models import Account
 from core.demo.constants import DEMO_PASSWORD
-from core.demo.seed import demo_data_exists, demo_seed, demo_wipe
 
 
 class Command(BaseCommand):
@@ -24,9 +24,12 @@ class Command(BaseCommand):
     def handle(self, *args, accounts, reps, seed, if_empty, force, **options):
         if accounts < 1 or reps < 1:
             raise CommandError("--accounts and --reps must be at least 1.")
-        if if_empty and not force and demo_data_exists():
+        # The bootstrap runs this on every start: answer --if-empty before importing the heavy generators.
+        if if_empty and not force and Account.objects.exists():
             self.stdout.write("seed_demo: accounts already exist; skipping (use --force to reload).")
             return
+        from core.demo.seed import demo_data_exists, demo_seed, demo_wipe
+
         if demo_data_exists() and not force:
             raise CommandError("Accounts already exist: use --force to replace the demo data, or --if-empty to skip.")
         started = time.perf_counter()

@@ -94,7 +94,7 @@ def scenario_accounts(request: Request, scenario_id: int) -> Response:
 @api_view(["GET"])
 @permission_classes([IsManager])
 def account_tile(request: Request, scenario_id: int, z: int, x: int, y: int) -> HttpResponse:
-    scenario = get_object_or_404(Scenario.objects.only("pk", "version"), pk=scenario_id)
+    scenario = get_object_or_404(Scenario.objects.only("pk", "version", "updated_at"), pk=scenario_id)
     try:
         tile = selectors.account_tile(scenario=scenario, z=z, x=x, y=y)
     except ValueError:

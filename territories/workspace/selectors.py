@@ -71,6 +71,14 @@ def _cache_set(key: str, value, timeout: int) -> None:
         logger.warning("Map cache unavailable: %s", exc)
 
 
+def _scenario_cache_key(kind: str, scenario: Scenario, *parts) -> str:
+    """A cache key that changes with every edit of the scenario and never collides between databases that
+    share one Redis (each test run, the benchmark and the app have their own database)."""
+    stamp = scenario.updated_at.timestamp() if scenario.updated_at else 0
+    return ":".join(str(p) for p in ("workspace", kind, connection.settings_dict["NAME"], scenario.pk,
+                                     scenario.version, stamp, *parts))
+
+
 def _fetch(sql: str, params) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -209,7 +217,7 @@ def territory_balance(*, scenario: Scenario) -> dict:
 def boundaries_geojson(*, scenario: Scenario, zoom: int) -> str:
     """Leaf boundaries as a GeoJSON FeatureCollection, simplified to half a pixel at `zoom`, cached per version."""
     tolerance, precision = simplification_for_zoom(zoom)
-    key = f"workspace:boundaries:{scenario.pk}:{scenario.version}:{max(0, min(int(zoom), 22))}"
+    key = _scenario_cache_key("boundaries", scenario, max(0, min(int(zoom), 22)))
     cached = _cache_get(key)
     if cached is not None:
         return cached
@@ -347,7 +355,7 @@ def account_tile(*, scenario: Scenario, z: int, x: int, y: int, use_cache: bool 
     """
     if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):
         raise ValueError("no such tile")
-    key = f"workspace:tile:{scenario.pk}:{scenario.version}:{z}:{x}:{y}"
+    key = _scenario_cache_key("tile", scenario, z, x, y)
     if use_cache:
         cached = _cache_get(key)
         if cached is not None:

@@ -3,18 +3,12 @@
 import json
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from territories.models import Scenario
 from territories.workspace import selectors
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()
 
 
 def url(name, grid, *args):

@@ -178,11 +178,14 @@
   }
 
   // ---------------------------------------------------------------- loading
+  var boundaryRequest = 0;
   function loadBoundaries(force) {
     var zoom = Math.round(map.getZoom());
     if (!force && zoom === state.boundaryZoom) { return Promise.resolve(); }
     state.boundaryZoom = zoom;
+    var request = ++boundaryRequest;
     return api("boundaries/?zoom=" + zoom + "&v=" + state.version).then(function (collection) {
+      if (request !== boundaryRequest) { return; }
       boundaryLayer.clearLayers();
       boundaryLayer.addData(collection);
     });
@@ -198,12 +201,15 @@
   }
 
   var unitCodes = {};
+  var unitRequest = 0, accountRequest = 0;  // only the latest response of each kind is drawn
   function loadUnits() {
     if (!$("ws-show-units").checked || map.getZoom() < UNITS_MIN_ZOOM) {
       map.removeLayer(unitLayer);
       return Promise.resolve();
     }
+    var request = ++unitRequest;
     return api("units/?bbox=" + viewportBBox(0.2) + "&zoom=" + Math.round(map.getZoom())).then(function (data) {
+      if (request !== unitRequest) { return; }
       unitLayer.clearLayers();
       unitLayer.addData(data);
       state.unitsTruncated = data.truncated;
@@ -276,7 +282,9 @@
       if (state.accountsMode !== "tiles") { useTiles(); }
       return Promise.resolve();
     }
+    var request = ++accountRequest;
     return api("accounts/?bbox=" + viewportBBox(0.3)).then(function (data) {
+      if (request !== accountRequest) { return; }
       if (data.truncated) { if (state.accountsMode !== "tiles") { useTiles(); } return; }
       if (tileLayer) { map.removeLayer(tileLayer); tileLayer = null; }
       clusterLayer.clearLayers();
@@ -577,7 +585,7 @@
     var path = state.target === "units" ? "moves/units/" : "moves/accounts/";
     guard(function () {
       return api(path, {body: {version: state.version, ids: Array.from(state.selection), territory: territory}})
-        .then(function (result) { return afterEdit(result); });
+        .then(function (result) { afterEdit(result); });
     });
   }
 
@@ -585,7 +593,7 @@
     if ($("ws-" + which).disabled) { return; }
     guard(function () {
       return api(which + "/", {body: {version: state.version}}).then(function (result) {
-        return afterEdit(result, which === "undo" ? "Undone" : "Redone");
+        afterEdit(result, which === "undo" ? "Undone" : "Redone");
       });
     });
   }
@@ -682,7 +690,7 @@
     var id = state.focus;
     guard(function () {
       return api("territories/" + id + "/boundary/", {body: {version: state.version, geometry: geometry}})
-        .then(function (result) { endReshape(); return afterEdit(result); });
+        .then(function (result) { endReshape(); afterEdit(result); });
     });
   }
 

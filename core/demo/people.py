@@ -193,7 +193,7 @@ def staff_create(*, geography: Geography, leaves: list[Leaf], rep_count: int, se
         reps.append(_rep(user=rep_users[-1], team=teams[chunk_division[index]], role=Rep.Role.FIELD,
                          geography=geography, home=home, industries=industries, products=products,
                          seniority=seniority, capacity=float(np.round(rng.normal(1400, 80), -1)),
-                         start_date=started(), state=leaves[chunk[0]].state))
+                         start_date=started()))
     specialist = strategic = None
     if special_count:
         biggest_cities = np.argsort(-geography.city_population, kind="stable").tolist()
@@ -204,14 +204,13 @@ def staff_create(*, geography: Geography, leaves: list[Leaf], rep_count: int, se
         specialist_user = user(_username(f"{first} {last}", taken), first, last, roles.SALES_REP)
         specialist = _rep(user=specialist_user, team=teams.get(STATE_DIVISION[states[west]]), role=Rep.Role.SPECIALIST,
                           geography=geography, home=west, industries=["Technology"], products=["Analytics"],
-                          seniority=Rep.Seniority.SENIOR, capacity=1300.0, start_date=started(),
-                          state=states[west])
+                          seniority=Rep.Seniority.SENIOR, capacity=1300.0, start_date=started())
         first, last = fake.first_name(), fake.last_name()
         strategic_user = user(_username(f"{first} {last}", taken), first, last, roles.SALES_REP)
         strategic = _rep(user=strategic_user, team=teams.get(STATE_DIVISION[states[east]]), role=Rep.Role.OVERLAY,
                          geography=geography, home=east, industries=industry_names[:3],
                          products=product_names[:3], seniority=Rep.Seniority.PRINCIPAL, capacity=1500.0,
-                         start_date=started(), state=states[east])
+                         start_date=started())
         reps += [specialist, strategic]
     bulk_create_with_history(reps, Rep)
 
@@ -231,13 +230,14 @@ def staff_create(*, geography: Geography, leaves: list[Leaf], rep_count: int, se
                  managers=managers)
 
 
-def _rep(*, user, team, role, geography: Geography, home, industries, products, seniority, capacity, start_date,
-         state) -> Rep:
+def _rep(*, user, team, role, geography: Geography, home, industries, products, seniority, capacity,
+         start_date) -> Rep:
     return Rep(
         user=user, name=f"{user.first_name} {user.last_name}", email=user.email, team=team, role=role,
         home_location=Point(float(geography.city_lon[home]), float(geography.city_lat[home]), srid=4326)
         if home is not None else None,
-        home_city=f"{geography.city_names[home]}, {state}" if home is not None else "",
+        home_city=f"{geography.city_names[home]}, {geography.county_states[geography.city_county[home]]}"
+        if home is not None else "",
         industries=industries, products=products, seniority=seniority, capacity_hours=capacity,
         start_date=start_date,
     )

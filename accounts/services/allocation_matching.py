@@ -1,5 +1,6 @@
 """Allocation matching in SQL: every (account, leaf, rule) candidate, then one winner per account."""
 
+import itertools
 from collections.abc import Callable
 
 from accounts.services.allocation_plan import _Plan
@@ -71,22 +72,38 @@ def _collect_candidates(cursor, plan: _Plan, *, scope_sql: str, progress: Progre
         _collect_field_rule_candidates(cursor, plan, sorted({t.rule_id for t in field_only}), scope_sql=scope_sql)
 
 
-def _rule_key(criteria: list[dict], logic: str) -> tuple[str, list[str], list[dict]] | None:
-    """For an all-of rule with an equals/in test on a text field: (field, values, the other criteria)."""
+MAX_KEY_FIELDS = 3
+MAX_KEY_ROWS = 10_000
+
+
+def _rule_key(criteria: list[dict], logic: str) -> tuple[tuple[str, ...], list[tuple[str, ...]], list[dict]] | None:
+    """For an all-of rule with equals/in tests on text fields: (key fields, key value tuples, other criteria).
+
+    All such tests form one composite key, so a state x industry rule is found by one hash probe per account.
+    """
     if logic != "all":
         return None
-    for index, item in enumerate(criteria):
-        if "criteria" not in item and item["field"] in TEXT_FIELDS and item["op"] in {"equals", "in"}:
-            values = [str(item["value"])] if item["op"] == "equals" else [str(value) for value in item["value"]]
-            return item["field"], values, criteria[:index] + criteria[index + 1:]
-    return None
+    keyed, rest = {}, []
+    for item in criteria:
+        usable = "criteria" not in item and item["field"] in TEXT_FIELDS and item["op"] in {"equals", "in"}
+        if usable and item["field"] not in keyed and len(keyed) < MAX_KEY_FIELDS:
+            keyed[item["field"]] = [str(item["value"])] if item["op"] == "equals" else [str(v) for v in item["value"]]
+        else:
+            rest.append(item)
+    if not keyed:
+        return None
+    fields = tuple(sorted(keyed))
+    combinations = list(itertools.islice(itertools.product(*(keyed[name] for name in fields)), MAX_KEY_ROWS + 1))
+    if len(combinations) > MAX_KEY_ROWS:
+        return None
+    return fields, combinations, rest
 
 
 def _collect_field_rule_candidates(cursor, plan: _Plan, rule_ids: list[int], *, scope_sql: str) -> None:
-    """Field-only rules. Rules that test a text field for equality become a lookup table hash-joined with the
+    """Field-only rules. Rules that test text fields for equality become a lookup table hash-joined with the
     accounts (then only the rest of each rule is checked, for the accounts it keyed); the others are evaluated
     together in one scan with a CASE per rule. Either way, no statement per rule and no loop over accounts."""
-    keyed: dict[str, list[tuple[int, list[str], list[dict]]]] = {}
+    keyed: dict[tuple[str, ...], list[tuple[int, list[tuple[str, ...]], list[dict]]]] = {}
     scanned = []
     for pk in rule_ids:
         key = _rule_key(*plan.criteria[pk]) if pk in plan.criteria else None
@@ -95,14 +112,16 @@ def _collect_field_rule_candidates(cursor, plan: _Plan, rule_ids: list[int], *, 
         else:
             keyed.setdefault(key[0], []).append((pk, key[1], key[2]))
     if keyed:
-        cursor.execute("CREATE TEMP TABLE _alloc_rule_key (field text, value text, rule_id bigint) ON COMMIT DROP")
+        cursor.execute("CREATE TEMP TABLE _alloc_rule_key (fields text, v1 text, v2 text, v3 text, rule_id bigint)"
+                       " ON COMMIT DROP")
         with cursor.copy("COPY _alloc_rule_key FROM STDIN") as copy:
-            for field_name, rules in keyed.items():
-                for pk, values, _rest in rules:
-                    for value in values:
-                        copy.write_row((field_name, value, pk))
+            for fields, rules in keyed.items():
+                for pk, combinations, _rest in rules:
+                    for values in combinations:
+                        padded = list(values) + [None] * (MAX_KEY_FIELDS - len(values))
+                        copy.write_row((",".join(fields), *padded, pk))
         cursor.execute("ANALYZE _alloc_rule_key")
-    for field_name, rules in keyed.items():
+    for fields, rules in keyed.items():
         whens, params = [], []
         for pk, _values, rest in rules:
             if rest:
@@ -110,16 +129,18 @@ def _collect_field_rule_candidates(cursor, plan: _Plan, rule_ids: list[int], *, 
                 whens.append(f"WHEN {int(pk)} THEN ({sql})")
                 params.extend(rule_params)
         residual = f"CASE k.rule_id {' '.join(whens)} ELSE TRUE END" if whens else "TRUE"
+        # field names come from the whitelist in criteria.TEXT_FIELDS
+        join = " AND ".join(f"k.v{index} = a.{name}" for index, name in enumerate(fields, start=1))
         cursor.execute(
             f"""
             INSERT INTO _alloc_candidate
             SELECT a.id, rt.territory_id, rt.rule_id, rt.depth, rt.type_priority, rt.rule_priority, rt.code_rank
             FROM accounts_account a
-            JOIN _alloc_rule_key k ON k.field = %s AND k.value = a.{field_name}
+            JOIN _alloc_rule_key k ON k.fields = %s AND {join}
             JOIN _alloc_target_rule rt ON rt.rule_id = k.rule_id AND rt.owner_id IS NULL
             WHERE {residual} {scope_sql}
             """,
-            [field_name, *params],
+            [",".join(fields), *params],
         )
     if not scanned:
         return

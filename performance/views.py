@@ -111,7 +111,10 @@ def my_progress(request):
     context = {"rep": rep, "scenario": scenario}
     if rep is None or scenario is None:
         return render(request, "performance/my_progress.html", context)
-    today = local_today()
+    try:  # ?date= looks back at the periods containing an earlier day
+        today = dt.date.fromisoformat(request.GET["date"]) if request.GET.get("date") else local_today()
+    except ValueError:
+        today = local_today()
     cards = []
     for kind in PERIOD_KINDS:
         period = period_of(kind, today)

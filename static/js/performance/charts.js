@@ -16,9 +16,12 @@
       data: {
         labels: data.labels,
         datasets: [
-          { label: "Attainment %", data: data.attainment,
-            backgroundColor: data.attainment.map(function (v) { return v !== null && v < 80 ? palette.bad : palette.attainment; }) },
-          { label: "Visit coverage %", data: data.coverage, backgroundColor: palette.coverage }
+          { label: "Attainment %", data: data.attainment, backgroundColor: palette.attainment, order: 2 },
+          { label: "Visit coverage %", data: data.coverage, backgroundColor: palette.coverage, order: 3 },
+          // The thresholds the flags use: attainment under 80% is flagged.
+          { type: "line", label: "80% target", data: data.labels.map(function () { return 80; }), order: 1,
+            borderColor: palette.bad, backgroundColor: palette.bad, borderDash: [6, 4], borderWidth: 1.5,
+            pointRadius: 0 }
         ]
       },
       options: { responsive: true, maintainAspectRatio: false, animation: false,

@@ -17,6 +17,7 @@
   var ramp = ["#b3261e", "#e65100", "#f9a825", "#9ccc65", "#2e7d32"];
   var layer = null;
   var collection = null;
+  var fitted = false;
 
   function valueOf(feature, key) {
     var metrics = feature.properties.metrics || {};
@@ -53,7 +54,11 @@
       }
     }).addTo(map);
     mapElement.dataset.features = String(collection.features.length);
-    if (layer.getBounds().isValid()) map.fitBounds(layer.getBounds(), { padding: [10, 10] });
+    if (!fitted && layer.getBounds().isValid()) {  // once: changing the KPI keeps the manager's view
+      map.invalidateSize();
+      map.fitBounds(layer.getBounds(), { padding: [10, 10], animate: false });
+      fitted = true;
+    }
     legend.innerHTML = cuts.length ? ramp.map(function (c, i) {
       var label = i === 0 ? "≤ " + cuts[0] : (i < cuts.length ? "≤ " + cuts[i] : "> " + cuts[cuts.length - 1]);
       return '<i style="background:' + c + '"></i>' + label;

@@ -96,16 +96,28 @@ def hex_instance(quick: bool, seed: int = 7) -> tuple[UnitSet, dict]:
     return units, {"name": "hex", "units": len(units), "balance": balance, "tolerance": 0.05}
 
 
-def shifted_potential(units: UnitSet, share: float = 0.10) -> np.ndarray:
-    """Move `share` of total potential from west to east along a smooth gradient."""
+def shifted_potential(units: UnitSet, share: float = 0.10, seed: int = 11) -> np.ndarray:
+    """Potential after `share` of the total has shifted: three growth markets gain it, spread
+    over the units near them, and every unit elsewhere loses proportionally (total unchanged)."""
     geo = units.geography
     potential = units.measures["potential"]
-    x = (geo.x - np.average(geo.x, weights=potential)) / np.std(geo.x)
-    gradient = np.tanh(x)
-    gradient -= np.average(gradient, weights=potential)  # total unchanged
-    # half the total absolute change is what moves
-    scale = share * potential.sum() / (0.5 * np.abs(potential * gradient).sum())
-    return potential * (1.0 + scale * gradient)
+    rng = np.random.default_rng(seed)
+    spread = np.sqrt(geo.area.sum()) / 12.0
+    growth = np.zeros(len(potential))
+    for centre in rng.choice(len(potential), 3, replace=False):
+        growth += np.exp(-((geo.x - geo.x[centre]) ** 2 + (geo.y - geo.y[centre]) ** 2) / (2 * spread**2))
+    growth *= potential
+    gained = share * potential.sum() * growth / growth.sum()
+    return (potential - share * potential) + gained
+
+
+def shifted_measures(units: UnitSet) -> dict:
+    """The 10% shift of potential; accounts and workload in each unit follow its potential (a growing
+    market brings accounts and work with it), revenue stays as it was (it is last year's)."""
+    potential = units.measures["potential"]
+    factor = shifted_potential(units) / potential
+    return {"potential": potential * factor, "accounts": units.measures["accounts"] * factor,
+            "workload": units.measures["workload"] * factor}
 
 
 # ----- evaluation --------------------------------------------------------------------------------
@@ -310,7 +322,7 @@ def bench_instance(units, info, ks, args, results):
 def bench_realign(units, info, k, current_labels, args, results):
     """Shift potential by 10%, then compare realignment with a fresh design on the new data."""
     balance = info["balance"]
-    shifted = units.with_measures({"potential": shifted_potential(units)})
+    shifted = units.with_measures(shifted_measures(units))
     current = dict(zip(units.ids, current_labels))
     before = evaluate(shifted, current_labels, balance)
     row = {"instance": "hex+10%", "method": "current (no change)", "k": k, **before, "runtime_s": 0.0, "status": "ok",

@@ -380,7 +380,7 @@ class Search:
             constraints=LinearConstraint(matrix, np.concatenate(lower), np.concatenate(upper)),
             integrality=np.concatenate([np.ones(count), np.zeros(slack_count)]),
             bounds=Bounds(0, np.concatenate([np.ones(count), np.full(slack_count, np.inf)])),
-            options={"time_limit": max(0.5, min(remaining * 0.1, 3.0)), "mip_rel_gap": 0.1},
+            options={"time_limit": max(1.0, min(remaining * 0.25, 5.0)), "node_limit": 50, "mip_rel_gap": 0.1},
         )
         if result.x is None:
             return False

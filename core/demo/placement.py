@@ -63,16 +63,19 @@ def demo_accounts_assign_by_geography(*, scenario: Scenario, territory_type_id: 
         created = cursor.rowcount
         cursor.execute(
             f"""
+            WITH stray AS MATERIALIZED (
+                -- Only the few points no boundary covers (coasts, rounding) need the nearest-territory search.
+                SELECT a.id, a.location FROM {Account._meta.db_table} a WHERE {unassigned}
+            )
             INSERT INTO {AccountAssignment._meta.db_table} ({columns})
             SELECT %(scenario)s, a.id, nearest.id, %(valid_from)s, NULL, 'geography', 'Nearest territory'
-            FROM {Account._meta.db_table} a
+            FROM stray a
             CROSS JOIN LATERAL (
                 SELECT t.id FROM {Territory._meta.db_table} t
                 WHERE {leaf_filter}
                 ORDER BY t.boundary <-> a.location, t.id
                 LIMIT 1
             ) nearest
-            WHERE {unassigned}
             """,
             params,
         )

@@ -6,17 +6,19 @@ from rest_framework_gis.serializers import GeometryField
 from accounts.models import Account, AccountAssignment, AccountOverride, AllocationRun
 from accounts.services.allocation import allocation_reason
 
+NULLABLE = {"read_only": True, "default": None, "allow_null": True}
+
 
 class AccountSerializer(serializers.ModelSerializer):
     """An account with its current territory, owner rep and why it is there (in the active scenario)."""
 
     location = GeometryField(required=False, allow_null=True)
-    territory_id = serializers.IntegerField(source="current_territory_id", read_only=True, default=None)
-    territory_code = serializers.CharField(source="current_territory_code", read_only=True, default=None)
-    territory_name = serializers.CharField(source="current_territory_name", read_only=True, default=None)
-    assignment_source = serializers.CharField(source="current_source", read_only=True, default=None)
-    owner_rep_id = serializers.IntegerField(read_only=True, default=None)
-    owner_rep_name = serializers.CharField(read_only=True, default=None)
+    territory_id = serializers.IntegerField(source="current_territory_id", **NULLABLE)
+    territory_code = serializers.CharField(source="current_territory_code", **NULLABLE)
+    territory_name = serializers.CharField(source="current_territory_name", **NULLABLE)
+    assignment_source = serializers.CharField(source="current_source", **NULLABLE)
+    owner_rep_id = serializers.IntegerField(**NULLABLE)
+    owner_rep_name = serializers.CharField(**NULLABLE)
 
     class Meta:
         model = Account

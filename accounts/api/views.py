@@ -36,7 +36,9 @@ from accounts.selectors import (
 from accounts.services.accounts import account_create, account_update
 from accounts.services.exports import account_export_csv_rows, account_export_geojson_chunks
 from accounts.services.overrides import override_create, override_deactivate
+from core.api.pagination import PagePagination
 from core.api.permissions import IsManager, IsManagerOrReadOnly
+from core.api.schema import ErrorDocumentingAutoSchema
 from core.api.serializers import JobAcceptedSerializer
 from core.api.uploads import upload_store
 from core.api_commands import idempotency_key, job_accepted_response
@@ -59,9 +61,12 @@ def parse_moment(value: str | None):
         if day is None:
             raise ValidationError({"at": "Give an ISO date or datetime, e.g. 2026-03-31 or 2026-03-31T12:00:00Z."})
         moment = dt.datetime.combine(day, dt.time.max)
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
+    try:
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        return moment.astimezone(dt.UTC)  # PostgreSQL refuses offsets beyond ±15:59
+    except (OverflowError, ValueError):
+        raise ValidationError({"at": "That date is out of range."}) from None
 
 
 AT_PARAMETER = OpenApiParameter("at", OpenApiTypes.DATETIME, description="ISO date or datetime (default: now)")
@@ -69,6 +74,9 @@ AT_PARAMETER = OpenApiParameter("at", OpenApiTypes.DATETIME, description="ISO da
 
 class AccountViewSet(viewsets.ModelViewSet):
     """Accounts with their current territory and owner; reps see only theirs and cannot write."""
+
+    pagination_class = PagePagination
+    schema = ErrorDocumentingAutoSchema()
 
     serializer_class = AccountSerializer
     permission_classes = [IsManagerOrReadOnly]
@@ -154,6 +162,8 @@ class AccountOverrideViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mix
                              mixins.DestroyModelMixin, viewsets.GenericViewSet):
     """Manual assignments and exclusions; DELETE withdraws one (it stays in the history)."""
 
+    pagination_class = PagePagination
+    schema = ErrorDocumentingAutoSchema()
     serializer_class = AccountOverrideSerializer
     permission_classes = [IsManager]
     filterset_class = AccountOverrideFilterSet
@@ -172,6 +182,7 @@ class AllocationViewSet(viewsets.ViewSet):
     """Allocation commands: both answer 202 with a job to poll at /api/v1/jobs/{id}/."""
 
     permission_classes = [IsManager]
+    schema = ErrorDocumentingAutoSchema()
 
     def _start(self, request, *, dry_run: bool):
         from accounts.tasks import allocation_run_task
@@ -207,6 +218,9 @@ class AllocationViewSet(viewsets.ViewSet):
 class AllocationRunViewSet(viewsets.ReadOnlyModelViewSet):
     """Stored outcomes of allocation runs and previews."""
 
+    pagination_class = PagePagination
+    schema = ErrorDocumentingAutoSchema()
+
     serializer_class = AllocationRunSerializer
     permission_classes = [IsManager]
     filterset_fields = ["scenario", "is_preview"]
@@ -217,6 +231,9 @@ class AllocationRunViewSet(viewsets.ReadOnlyModelViewSet):
 
 class AlignmentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The whole alignment as of a date: every account's territory and owner rep then."""
+
+    pagination_class = PagePagination
+    schema = ErrorDocumentingAutoSchema()
 
     serializer_class = AlignmentRowSerializer
     permission_classes = [IsManager]

@@ -2,13 +2,18 @@
 
 from rest_framework import mixins, viewsets
 
+from core.api.pagination import PagePagination
 from core.api.permissions import user_is_manager
+from core.api.schema import ErrorDocumentingAutoSchema
 from core.api.serializers import JobSerializer
 from core.models import Job
 
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Jobs: managers see all, others only the jobs they started."""
+
+    pagination_class = PagePagination
+    schema = ErrorDocumentingAutoSchema()
 
     serializer_class = JobSerializer
     queryset = Job.objects.none()  # for the schema; get_queryset cuts rows to the user

@@ -7,9 +7,10 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework_gis.filters import InBBoxFilter
-from rest_framework_gis.pagination import GeoJsonPagination
 
+from core.api.pagination import GeoJsonPagePagination, PagePagination
 from core.api.permissions import IsManager, IsManagerOrReadOnly
+from core.api.schema import ErrorDocumentingAutoSchema
 from core.api.serializers import JobAcceptedSerializer
 from core.api.uploads import upload_store
 from core.api_commands import idempotency_key, job_accepted_response
@@ -39,6 +40,9 @@ from territories.selectors import scenario_list
 
 class ScenarioViewSet(viewsets.ModelViewSet):
     """Scenarios and their lifecycle commands: clone, activate, schedule, rollback, compare."""
+
+    pagination_class = PagePagination
+    schema = ErrorDocumentingAutoSchema()
 
     serializer_class = ScenarioSerializer
     permission_classes = [IsManagerOrReadOnly]
@@ -132,7 +136,8 @@ class TerritoryViewSet(viewsets.ModelViewSet):
     filter_backends = [*viewsets.ModelViewSet.filter_backends, InBBoxFilter]
     bbox_filter_field = "boundary"
     bbox_filter_include_overlapping = True
-    pagination_class = GeoJsonPagination
+    pagination_class = GeoJsonPagePagination
+    schema = ErrorDocumentingAutoSchema()
     ordering_fields = ["code", "name", "depth"]
 
     def get_queryset(self):
@@ -182,6 +187,10 @@ class TerritoryViewSet(viewsets.ModelViewSet):
 
 
 class TerritoryTypeViewSet(viewsets.ModelViewSet):
+    """Territory types and their priorities (lower wins when an account fits several at one level)."""
+
+    pagination_class = PagePagination
+    schema = ErrorDocumentingAutoSchema()
     serializer_class = TerritoryTypeSerializer
     permission_classes = [IsManagerOrReadOnly]
     queryset = TerritoryType.objects.order_by("priority")
@@ -195,6 +204,10 @@ class TerritoryTypeViewSet(viewsets.ModelViewSet):
 
 
 class GeoUnitLayerViewSet(viewsets.ReadOnlyModelViewSet):
+    """Layers of imported geo units."""
+
+    pagination_class = PagePagination
+    schema = ErrorDocumentingAutoSchema()
     serializer_class = GeoUnitLayerSerializer
     queryset = GeoUnitLayer.objects.order_by("name")
 
@@ -207,7 +220,8 @@ class GeoUnitViewSet(viewsets.ReadOnlyModelViewSet):
     filter_backends = [*viewsets.ReadOnlyModelViewSet.filter_backends, InBBoxFilter]
     bbox_filter_field = "geometry"
     bbox_filter_include_overlapping = True
-    pagination_class = GeoJsonPagination
+    pagination_class = GeoJsonPagePagination
+    schema = ErrorDocumentingAutoSchema()
     queryset = GeoUnit.objects.order_by("layer_id", "code")
 
     @extend_schema(request={"multipart/form-data": GeoUnitImportSerializer}, responses={202: JobAcceptedSerializer})
@@ -230,6 +244,9 @@ class GeoUnitViewSet(viewsets.ReadOnlyModelViewSet):
 
 class AssignmentRuleViewSet(viewsets.ModelViewSet):
     """Assignment rules; criteria are validated against the account fields and operators."""
+
+    pagination_class = PagePagination
+    schema = ErrorDocumentingAutoSchema()
 
     serializer_class = AssignmentRuleSerializer
     permission_classes = [IsManagerOrReadOnly]

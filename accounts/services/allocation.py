@@ -54,13 +54,17 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
         """,
         [plan.scenario_id],
     )
-    cursor.execute(
-        """
-        SELECT cur.territory_id, res.territory_id, count(*)
-        FROM _alloc_result res FULL JOIN _alloc_current cur ON cur.account_id = res.account_id
-        GROUP BY 1, 2
-        """
-    )
+    cursor.execute("SELECT EXISTS (SELECT 1 FROM _alloc_current)")
+    if cursor.fetchone()[0]:
+        cursor.execute(
+            """
+            SELECT cur.territory_id, res.territory_id, count(*)
+            FROM _alloc_result res FULL JOIN _alloc_current cur ON cur.account_id = res.account_id
+            GROUP BY 1, 2
+            """
+        )
+    else:  # a first run: everything is new, no join needed
+        cursor.execute("SELECT NULL::bigint, territory_id, count(*) FROM _alloc_result GROUP BY territory_id")
     unchanged = moved = newly_assigned = newly_unassigned = 0
     moves = []
     for from_id, to_id, count in cursor.fetchall():
@@ -121,6 +125,7 @@ def _write(cursor, plan: _Plan, *, run_id: int, now: dt.datetime, scope_sql: str
     )
     closed = cursor.rowcount
     # Only the rows still current after the UPDATE are unchanged; with none (a first run), skip the anti-join.
+    # Rows go in account order so the account-keyed indexes are filled sequentially.
     unchanged_filter = ""
     if had_current:
         unchanged_filter = """
@@ -135,6 +140,7 @@ def _write(cursor, plan: _Plan, *, run_id: int, now: dt.datetime, scope_sql: str
         SELECT %(scenario)s, r.account_id, r.territory_id, %(now)s, NULL, r.source, r.rule_id, r.override_id,
                %(run)s, r.reason
         FROM _alloc_result r {unchanged_filter}
+        ORDER BY r.account_id
         """,
         {"scenario": plan.scenario_id, "now": now, "run": run_id},
     )
@@ -170,8 +176,8 @@ def _scope(cursor, scenario: Scenario, *, account_ids, territory_ids, progress: 
     return "AND a.id IN (SELECT account_id FROM _alloc_scope)"
 
 
-_WORK_TABLES = ("_alloc_target_rule", "_alloc_rule_key", "_alloc_candidate", "_alloc_result", "_alloc_multi",
-                "_alloc_current", "_alloc_scope")
+_WORK_TABLES = ("_alloc_target_rule", "_alloc_rule_key", "_alloc_candidate", "_alloc_several", "_alloc_result",
+                "_alloc_multi", "_alloc_current", "_alloc_scope")
 
 
 def _enlarge_temp_buffers(cursor) -> None:

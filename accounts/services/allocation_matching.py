@@ -49,6 +49,23 @@ def _collect_candidates(cursor, plan: _Plan, *, scope_sql: str, progress: Progre
                 params.extend(rule_params)
             condition = f"CASE rt.rule_id {' '.join(whens)} ELSE TRUE END"
         columns = "a.*" if tested else "a.id"
+        if not tested and len(spatial) == len(owner_ids):
+            # One target per polygon (geography-only leaves): its ranks ride along from the outer side, so
+            # no join per hit. The polygon stays on the outer side, as explained below.
+            cursor.execute(
+                f"""
+                INSERT INTO _alloc_candidate
+                SELECT hit.id, rt.territory_id, rt.rule_id, rt.depth, rt.type_priority, rt.rule_priority, rt.code_rank
+                FROM _alloc_target_rule rt
+                JOIN territories_territory owner ON owner.id = rt.owner_id
+                CROSS JOIN LATERAL (
+                    SELECT a.id FROM accounts_account a WHERE ST_Covers(owner.boundary, a.location) {scope_sql}
+                    OFFSET 0
+                ) hit
+                """
+            )
+            spatial = []
+    if spatial:
         # The polygon is the outer side (LATERAL ... OFFSET 0 keeps it there): PostGIS prepares each polygon
         # once and probes the accounts' GiST index with it; the planner's own choice is several times slower.
         cursor.execute(
@@ -201,21 +218,38 @@ def _resolve(cursor, plan: _Plan, *, scope_sql: str) -> None:
         """,
         [plan.scenario_id],
     )
-    pinned_filter = ""
-    if cursor.rowcount:
-        pinned_filter = "AND NOT EXISTS (SELECT 1 FROM _alloc_result p WHERE p.account_id = ranked.account_id)"
-    # One sort ranks every account's candidates: deepest, then type priority, rule priority, territory code.
+    pinned = cursor.rowcount > 0
+
+    def not_pinned(alias: str) -> str:
+        return f"AND NOT EXISTS (SELECT 1 FROM _alloc_result p WHERE p.account_id = {alias}.account_id)" if pinned \
+            else ""
+
+    # Most accounts have exactly one candidate: find the others with one hash aggregate and copy the singles
+    # straight over; only the accounts with several candidates are ranked (deepest, then type priority, rule
+    # priority, territory code). No sort of the million.
+    cursor.execute(
+        "CREATE TEMP TABLE _alloc_several ON COMMIT DROP AS "
+        "SELECT account_id, count(*)::int AS candidates FROM _alloc_candidate GROUP BY account_id HAVING count(*) > 1"
+    )
+    cursor.execute("ANALYZE _alloc_several")
     cursor.execute(
         f"""
         INSERT INTO _alloc_result
-        SELECT account_id, territory_id, CASE WHEN rule_id IS NULL THEN 'geography' ELSE 'rule' END, rule_id,
-               NULL, candidates, depth, type_priority, rule_priority, ''
-        FROM (
-            SELECT c.*, row_number() OVER best AS position, count(*) OVER (PARTITION BY account_id) AS candidates
-            FROM _alloc_candidate c
-            WINDOW best AS (PARTITION BY account_id ORDER BY depth DESC, type_priority, rule_priority, code_rank)
-        ) ranked
-        WHERE position = 1 {pinned_filter}
+        SELECT c.account_id, c.territory_id, CASE WHEN c.rule_id IS NULL THEN 'geography' ELSE 'rule' END,
+               c.rule_id, NULL, 1, c.depth, c.type_priority, c.rule_priority, ''
+        FROM _alloc_candidate c
+        WHERE NOT EXISTS (SELECT 1 FROM _alloc_several s WHERE s.account_id = c.account_id) {not_pinned("c")}
+        """
+    )
+    cursor.execute(
+        f"""
+        INSERT INTO _alloc_result
+        SELECT DISTINCT ON (c.account_id) c.account_id, c.territory_id,
+               CASE WHEN c.rule_id IS NULL THEN 'geography' ELSE 'rule' END, c.rule_id, NULL, s.candidates, c.depth,
+               c.type_priority, c.rule_priority, ''
+        FROM _alloc_candidate c JOIN _alloc_several s ON s.account_id = c.account_id
+        WHERE TRUE {not_pinned("c")}
+        ORDER BY c.account_id, c.depth DESC, c.type_priority, c.rule_priority, c.code_rank
         """
     )
 

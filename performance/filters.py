@@ -37,7 +37,8 @@ class KpiSnapshotFilterSet(django_filters.FilterSet):
     period_start_after = django_filters.DateFilter(field_name="period_start", lookup_expr="gte")
     period_end_before = django_filters.DateFilter(field_name="period_end", lookup_expr="lte")
     is_leaf = django_filters.BooleanFilter(field_name="metrics__is_leaf")
-    depth = django_filters.NumberFilter(field_name="metrics__depth")
+    depth = django_filters.NumberFilter(field_name="metrics__depth", min_value=0, max_value=100, decimal_places=0)
+    level = django_filters.NumberFilter(min_value=0, max_value=100, decimal_places=0)
     flagged = django_filters.BooleanFilter(method="filter_flagged")
     flag = django_filters.CharFilter(method="filter_flag", label="Flag code (under_performing, unbalanced ...)")
 

@@ -3,7 +3,7 @@
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -38,6 +38,29 @@ from performance.services.quotas import quota_delete, quota_save
 from territories.models import Scenario
 from territories.selectors import scenario_active
 
+NO_SUCH_PAGE = OpenApiResponse(description="The page number is past the end of the list.")
+INVALID_FILTER = OpenApiResponse(description="A filter value is invalid (for example an unknown scenario id).")
+
+
+NOT_FOUND = OpenApiResponse(description="No such object, or not one this user may see.")
+INVALID_BODY = OpenApiResponse(description="The body does not validate; the errors say why.")
+
+
+def _listed(serializer_class, *, writable: bool = False):
+    """Document the 400 of a bad filter value, the 404 of a page past the end or of an object out of reach."""
+    views = {
+        "list": extend_schema(responses={200: serializer_class(many=True), 400: INVALID_FILTER, 404: NO_SUCH_PAGE}),
+        "retrieve": extend_schema(responses={200: serializer_class, 404: NOT_FOUND}),
+    }
+    if writable:
+        views.update(
+            create=extend_schema(responses={201: serializer_class, 400: INVALID_BODY}),
+            update=extend_schema(responses={200: serializer_class, 400: INVALID_BODY, 404: NOT_FOUND}),
+            partial_update=extend_schema(responses={200: serializer_class, 400: INVALID_BODY, 404: NOT_FOUND}),
+            destroy=extend_schema(responses={204: None, 404: NOT_FOUND}),
+        )
+    return extend_schema_view(**views)
+
 
 class IsManagerOrReadOnly(permissions.BasePermission):
     """Everyone signed in reads (querysets limit reps to their own rows); managers write."""
@@ -62,6 +85,7 @@ def _scenario(pk: int | None) -> Scenario:
     return scenario
 
 
+@_listed(QuotaSerializer, writable=True)
 class QuotaViewSet(viewsets.ModelViewSet):
     """Goals per territory or rep over explicit date ranges; reps read their own."""
 
@@ -84,7 +108,8 @@ class QuotaViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         quota_delete(quota=instance)
 
-    @extend_schema(parameters=[QuotaRollupQuerySerializer], responses={200: dict})
+    @extend_schema(parameters=[QuotaRollupQuerySerializer],
+                   responses={200: dict, 400: INVALID_FILTER, 404: NOT_FOUND})
     @action(detail=False, methods=["get"], permission_classes=[IsManager])
     def rollup(self, request, *args, **kwargs):
         """Each territory's target for a period: its own quota, else the sum of its children's."""
@@ -98,6 +123,7 @@ class QuotaViewSet(viewsets.ModelViewSet):
                          "targets": {str(pk): str(value) for pk, value in sorted(targets.items())}})
 
 
+@_listed(OpportunitySerializer, writable=True)
 class OpportunityViewSet(viewsets.ModelViewSet):
     """Deals through their stages; reps read their own; managers edit and import CSV."""
 
@@ -123,12 +149,18 @@ class OpportunityViewSet(viewsets.ModelViewSet):
     def import_csv(self, request, *args, **kwargs):
         """Import a CSV: 200 with the report when saved, 400 with the per-row report when rejected."""
         payload = OpportunityImportSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
+        if not payload.is_valid():  # answered in the report's own shape, like a rejected file
+            report = [{"line": 0, "column": field, "message": f"{field}: {' '.join(str(m) for m in messages)}"}
+                      for field, messages in payload.errors.items()]
+            return Response({"rows": 0, "errors": len(report), "created": 0, "updated": 0, "skipped": 0,
+                             "committed": False, "message": report[0]["message"], "report": report},
+                            status=status.HTTP_400_BAD_REQUEST)
         summary = opportunity_import(file=payload.validated_data["file"],
                                      skip_bad_rows=payload.validated_data["skip_bad_rows"])
         return Response(summary, status=status.HTTP_200_OK if summary["committed"] else status.HTTP_400_BAD_REQUEST)
 
 
+@_listed(KpiSnapshotSerializer)
 class KpiSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
     """KPI snapshots per territory, rep, level and scenario and period; reps see their own rows only."""
 
@@ -139,7 +171,8 @@ class KpiSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return kpi_snapshot_list(user=self.request.user)
 
-    @extend_schema(request=KpiRecomputeSerializer, responses={202: JobReferenceSerializer})
+    @extend_schema(request=KpiRecomputeSerializer,
+                   responses={202: JobReferenceSerializer, 400: INVALID_BODY, 404: NOT_FOUND})
     @action(detail=False, methods=["post"], permission_classes=[IsManager], parser_classes=[JSONParser, FormParser])
     def recompute(self, request, *args, **kwargs):
         """Queue a recompute and answer 202 with the job to poll (GET /jobs/<id>/ with Accept: application/json)."""
@@ -159,7 +192,8 @@ class KpiSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
         url = reverse("core:job-detail", args=[job.pk])
         return Response({"job": job.pk, "status": job.status, "url": url}, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="The filtered snapshots as CSV")})
+    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="The filtered snapshots as CSV"),
+                              400: INVALID_FILTER})
     @action(detail=False, methods=["get"])
     def export(self, request, *args, **kwargs):
         """The filtered snapshots as CSV, one column per metric."""
@@ -169,6 +203,7 @@ class KpiSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
         return response
 
 
+@extend_schema_view(list=extend_schema(responses={200: KpiFlagItemSerializer(many=True), 400: INVALID_FILTER}))
 class KpiFlagViewSet(viewsets.GenericViewSet):
     """Every flag of the filtered snapshots (under-performing, unbalanced ...), worst first, with a link to act."""
 

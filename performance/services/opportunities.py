@@ -117,16 +117,24 @@ def opportunity_import(*, file: IO, skip_bad_rows: bool = False, refresh_kpis: b
     created_date, rep_email (optional). A row whose external_id exists updates that opportunity.
     Nothing is saved when any row is bad, unless `skip_bad_rows`.
     """
-    content = file.read()
-    text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
-    reader = csv.DictReader(io.StringIO(text))
-    header = [name.strip().lower() for name in (reader.fieldnames or [])]
-    missing = [column for column in REQUIRED_COLUMNS if column not in header]
-    if missing:
-        message = f"The file lacks the column(s) {', '.join(missing)}; nothing was saved."
+    def rejected(column: str, message: str, line: int = 1) -> dict:
         return {"rows": 0, "errors": 1, "created": 0, "updated": 0, "skipped": 0, "committed": False,
-                "report": [{"line": 1, "column": missing[0], "message": message}], "message": message}
-    rows = [{(key or "").strip().lower(): value for key, value in raw.items()} for raw in reader]
+                "report": [{"line": line, "column": column, "message": message}], "message": message}
+
+    content = file.read()
+    try:
+        text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
+        reader = csv.DictReader(io.StringIO(text))
+        header = [name.strip().lower() for name in (reader.fieldnames or [])]
+        missing = [column for column in REQUIRED_COLUMNS if column not in header]
+        if missing:
+            return rejected(missing[0], f"The file lacks the column(s) {', '.join(missing)}; nothing was saved.")
+        rows = [{(key or "").strip().lower(): value if isinstance(value, str) else "" for key, value in raw.items()}
+                for raw in reader]
+    except UnicodeDecodeError:
+        return rejected("", "The file is not UTF-8 text; save the spreadsheet as CSV UTF-8.")
+    except csv.Error as error:
+        return rejected("", f"The file is not valid CSV: {error}.", line=reader.line_num or 1)
     account_keys = {(raw.get("account_external_id") or "").strip() for raw in rows}
     accounts = dict(Account.objects.filter(external_id__in=account_keys).values_list("external_id", "pk"))
     reps = {email.lower(): pk for email, pk in Rep.objects.exclude(email="").values_list("email", "pk")}

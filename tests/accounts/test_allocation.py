@@ -199,3 +199,14 @@ def test_keyed_field_rules_match_like_scanned_ones(grid):
                                   criteria=[{"field": "industry", "op": "equals", "value": "retail"}])
     allocation_run(scenario=scenario)
     assert {k: v[0] for k, v in current(scenario).items()} == {"A1": "SHOP", "A2": "E", "A3": "CARE", "A4": "SHOP"}
+
+
+def test_ties_between_same_type_leaves_go_to_the_lower_rule_priority(grid):
+    scenario, region, west, east, accounts = grid
+    AssignmentRule.objects.create(territory=west, name="W retail", priority=50, within_boundary=False,
+                                  criteria=[{"field": "industry", "op": "equals", "value": "retail"}])
+    AssignmentRule.objects.create(territory=east, name="E retail", priority=20, within_boundary=False,
+                                  criteria=[{"field": "industry", "op": "equals", "value": "retail"}])
+    preview = allocation_preview(scenario=scenario)
+    assert {(m["external_id"], m["territory"], m["resolved_by"]) for m in preview.summary["multi_match_accounts"]} == {
+        ("A1", "E", "rule priority"), ("A4", "E", "rule priority")}

@@ -41,11 +41,11 @@ def kpi_recompute_history_task(job_id: int, scenario_id: int, months: int = 12) 
 
 
 @shared_task
-def kpi_recompute_accounts_task(job_id: int, account_ids: list[int]) -> int:
+def kpi_recompute_accounts_task(job_id: int, account_ids: list[int], days: list[str] | None = None) -> int:
     """Incremental recompute after these accounts changed (an activity, an import, a move)."""
 
     def work(job, progress):
-        return kpi_recompute_for_accounts(account_ids=account_ids, job=job, progress=progress)
+        return kpi_recompute_for_accounts(account_ids=account_ids, days=days or (), job=job, progress=progress)
 
     return job_run(job_id=job_id, work=work).pk
 

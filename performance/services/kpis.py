@@ -4,6 +4,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -12,7 +13,14 @@ from django.utils import timezone
 from core.models import Job
 from core.services import job_create, job_enqueue
 from performance.models import KpiSnapshot
-from performance.periods import Period, local_today, periods_current, periods_recent_months
+from performance.periods import (
+    PERIOD_KINDS,
+    Period,
+    local_today,
+    period_of,
+    periods_current,
+    periods_recent_months,
+)
 from performance.selectors import quota_targets
 from performance.services import kpi_sql
 from territories.models import Scenario
@@ -193,9 +201,10 @@ def kpi_recompute_scheduled(*, job: Job, progress: Progress, today: dt.date | No
     return kpi_recompute_periods(scenario=scenario, periods=periods, job=job, progress=progress)
 
 
-def kpi_recompute_for_accounts(*, account_ids: Iterable[int], job: Job | None = None,
-                               progress: Progress | None = None) -> dict:
-    """Incremental run after accounts changed: their territories in the active scenario, current periods."""
+def kpi_recompute_for_accounts(*, account_ids: Iterable[int], days: Iterable[dt.date | str] = (),
+                               job: Job | None = None, progress: Progress | None = None) -> dict:
+    """Incremental run after accounts changed: their territories in the active scenario, for this month, quarter
+    and year, plus the already computed periods containing `days` (an activity logged for last month, say)."""
     scenario = scenario_active()
     if scenario is None:
         return {"message": "No active scenario; nothing to compute.", "rows": 0}
@@ -205,28 +214,40 @@ def kpi_recompute_for_accounts(*, account_ids: Iterable[int], job: Job | None = 
         assignments_at(scenario=scenario).filter(account_id__in=list(account_ids)).values_list("territory_id",
                                                                                              flat=True)
     ))
-    return kpi_recompute_periods(scenario=scenario, periods=periods_current(), territory_ids=territory_ids,
-                                 job=job, progress=progress)
+    periods = periods_current()
+    computed = set(KpiSnapshot.objects.filter(scenario=scenario, scope=KpiSnapshot.Scope.SCENARIO)
+                   .values_list("period_start", "period_end"))
+    for day in days:
+        day = day if isinstance(day, dt.date) else dt.date.fromisoformat(day)
+        periods += [p for p in (period_of(kind, day) for kind in PERIOD_KINDS)
+                    if p not in periods and (p.start, p.end) in computed]
+    return kpi_recompute_periods(scenario=scenario, periods=periods, territory_ids=territory_ids, job=job,
+                                 progress=progress)
 
 
-def kpi_refresh_for_accounts(*, account_ids: Iterable[int], reason: str = "", user=None) -> Job | None:
+def kpi_refresh_for_accounts(*, account_ids: Iterable[int], days: Iterable[dt.date] = (), reason: str = "",
+                             user=None) -> Job | None:
     """Queue an incremental recompute for these accounts after the surrounding transaction commits.
 
-    The hook other apps call after logging activities, importing accounts or opportunities, or moving accounts.
+    The hook other apps call after logging activities, importing accounts or opportunities, or moving accounts;
+    `days` adds the (already computed) periods containing those days, e.g. an activity's date.
     """
     from performance.tasks import kpi_recompute_accounts_task
 
     account_ids = sorted({int(pk) for pk in account_ids})
     if not account_ids:
         return None
+    day_texts = sorted({day.isoformat() for day in days})
     job = job_create(kind=Job.Kind.KPI_RECOMPUTE, created_by=user,
-                     params={"account_ids": account_ids[:1000], "incremental": True, "reason": reason})
-    return job_enqueue(job=job, task=kpi_recompute_accounts_task, args=(account_ids,))
+                     params={"account_ids": account_ids[:1000], "days": day_texts, "incremental": True,
+                             "reason": reason})
+    return job_enqueue(job=job, task=kpi_recompute_accounts_task, args=(account_ids, day_texts))
 
 
 def kpi_refresh_after_activity(activity) -> Job | None:
     """Queue the recompute that makes a logged activity show in coverage within seconds."""
-    return kpi_refresh_for_accounts(account_ids=[activity.account_id], reason="activity logged")
+    day = timezone.localtime(activity.occurred_at, ZoneInfo(settings.TIME_ZONE)).date()
+    return kpi_refresh_for_accounts(account_ids=[activity.account_id], days=[day], reason="activity logged")
 
 
 def kpi_refresh_after_allocation(*, scenario: Scenario, user=None) -> Job | None:

@@ -49,6 +49,19 @@ def test_an_incremental_run_after_a_visit_matches_a_full_run(world):
 
 
 @pytest.mark.django_db
+def test_an_activity_logged_for_a_past_computed_period_refreshes_that_period(world):
+    from performance.services.kpis import kpi_recompute_for_accounts
+
+    kpi_recompute(scenario=world.scenario, period=world.period)
+    ActivityFactory(account=world.b1, rep=world.two, kind="visit", occurred_at=at("2024-09-25"))
+    result = kpi_recompute_for_accounts(account_ids=[world.b1.pk], days=[dt.date(2024, 9, 25)])
+    assert ("2024-07-01", "2024-09-30") in {(p["period_start"], p["period_end"]) for p in result["periods"]}
+    assert len(result["periods"]) == 4  # this month, quarter and year, and Q3 2024 (its month was never computed)
+    l2 = KpiSnapshot.objects.get(territory=world.l2, period_start=world.period.start, period_end=world.period.end)
+    assert l2.metrics["visit_coverage"] == 100.0
+
+
+@pytest.mark.django_db
 def test_an_incremental_run_without_stored_totals_falls_back_to_a_full_run(world):
     result = kpi_recompute(scenario=world.scenario, period=world.period, territory_ids=[world.l1.pk])
     assert not result.incremental and result.rows == 8

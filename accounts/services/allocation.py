@@ -41,35 +41,58 @@ __all__ = ["NO_PRIORITY", "allocation_execute", "allocation_plan", "allocation_p
            "allocation_run"]
 
 
+_DIFF_SQL = """
+CREATE TEMP TABLE _alloc_diff ON COMMIT DROP AS
+SELECT cur.id AS current_id, cur.account_id AS current_account_id, cur.territory_id AS current_territory_id,
+       res.account_id, res.territory_id, res.source, res.rule_id, res.override_id, res.reason
+FROM _alloc_result res
+FULL JOIN _alloc_current cur
+  ON cur.account_id = res.account_id AND cur.territory_id = res.territory_id AND cur.source = res.source
+ AND coalesce(cur.rule_id, 0) = coalesce(res.rule_id, 0) AND coalesce(cur.override_id, 0) = coalesce(res.override_id, 0)
+WHERE cur.id IS NULL OR res.account_id IS NULL
+"""
+
+_MOVES_SQL = """
+SELECT closing.territory_id, opening.territory_id, count(*)
+FROM (SELECT current_account_id AS account_id, min(current_territory_id) AS territory_id
+      FROM _alloc_diff WHERE current_id IS NOT NULL GROUP BY current_account_id) closing
+FULL JOIN (SELECT account_id, territory_id FROM _alloc_diff WHERE current_id IS NULL) opening
+  ON opening.account_id = closing.account_id
+GROUP BY 1, 2
+"""
+
+
 def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> dict:
-    """Counts of what the run changes against the assignments in force, before anything is written."""
+    """What the run changes against the assignments in force, before anything is written. The differing rows
+    (assignments to close, assignments to open) are found in one hash join and kept for the write."""
     current_scope = scope_sql.replace("a.id", "c.account_id")
     cursor.execute(
         f"""
         CREATE TEMP TABLE _alloc_current ON COMMIT DROP AS
-        SELECT DISTINCT ON (c.account_id) c.account_id, c.territory_id
+        SELECT c.id, c.account_id, c.territory_id, c.source, c.rule_id, c.override_id
         FROM accounts_accountassignment c
         WHERE c.scenario_id = %s AND c.valid_to IS NULL {current_scope}
-        ORDER BY c.account_id, c.valid_from DESC
         """,
         [plan.scenario_id],
     )
-    cursor.execute("SELECT EXISTS (SELECT 1 FROM _alloc_current)")
-    if cursor.fetchone()[0]:
-        cursor.execute(
-            """
-            SELECT cur.territory_id, res.territory_id, count(*)
-            FROM _alloc_result res FULL JOIN _alloc_current cur ON cur.account_id = res.account_id
-            GROUP BY 1, 2
-            """
-        )
+    assigned_before = cursor.rowcount
+    cursor.execute("SELECT count(*) FROM _alloc_result")
+    assigned = cursor.fetchone()[0]
+    if assigned_before:
+        cursor.execute(_DIFF_SQL)
+        cursor.execute("SELECT count(*) FROM _alloc_diff WHERE current_id IS NULL")
+        opening = cursor.fetchone()[0]
+        cursor.execute(_MOVES_SQL)
+        rows = cursor.fetchall()
+        untouched = assigned - opening
     else:  # a first run: everything is new, no join needed
         cursor.execute("SELECT NULL::bigint, territory_id, count(*) FROM _alloc_result GROUP BY territory_id")
-    unchanged = moved = newly_assigned = newly_unassigned = 0
+        rows, untouched = cursor.fetchall(), 0
+    unchanged, moved, newly_assigned, newly_unassigned = untouched, 0, 0, 0
     moves = []
-    for from_id, to_id, count in cursor.fetchall():
+    for from_id, to_id, count in rows:
         if from_id == to_id:
-            unchanged += count
+            unchanged += count  # same territory, another reason (a different rule, say)
             continue
         if from_id is None:
             newly_assigned += count
@@ -82,11 +105,8 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
     moves.sort(key=lambda move: (-move["accounts"], move["from"] or "", move["to"] or ""))
     cursor.execute(f"SELECT count(*) FROM accounts_account a WHERE TRUE {scope_sql}")
     in_scope = cursor.fetchone()[0]
-    cursor.execute("SELECT count(*) FROM _alloc_current")
-    assigned_before = cursor.fetchone()[0]
     cursor.execute("SELECT source, count(*) FROM _alloc_result GROUP BY source")
     by_source = dict(cursor.fetchall())
-    assigned = sum(by_source.values())
     summary = {
         "accounts_in_scope": in_scope, "assigned_before": assigned_before, "assigned": assigned,
         "unassigned": in_scope - assigned,
@@ -109,37 +129,26 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
     return summary
 
 
-def _write(cursor, plan: _Plan, *, run_id: int, now: dt.datetime, scope_sql: str, had_current: bool) -> dict:
-    """Close the assignments that change and insert the new ones; unchanged ones are left alone."""
-    current_scope = scope_sql.replace("a.id", "c.account_id")
-    cursor.execute(
-        f"""
-        UPDATE accounts_accountassignment c SET valid_to = %s
-        WHERE c.scenario_id = %s AND c.valid_to IS NULL {current_scope}
-          AND NOT EXISTS (
-            SELECT 1 FROM _alloc_result r
-            WHERE r.account_id = c.account_id AND r.territory_id = c.territory_id AND r.source = c.source
-              AND r.rule_id IS NOT DISTINCT FROM c.rule_id AND r.override_id IS NOT DISTINCT FROM c.override_id)
-        """,
-        [now, plan.scenario_id],
-    )
-    closed = cursor.rowcount
-    # Only the rows still current after the UPDATE are unchanged; with none (a first run), skip the anti-join.
-    # Rows go in account order so the account-keyed indexes are filled sequentially.
-    unchanged_filter = ""
+def _write(cursor, plan: _Plan, *, run_id: int, now: dt.datetime, had_current: bool) -> dict:
+    """Close the assignments that change and insert the new ones (from the diff found by _summarise);
+    unchanged ones are left alone. Rows go in account order so account-keyed indexes fill sequentially."""
+    closed = 0
+    source_table = "_alloc_result"
     if had_current:
-        unchanged_filter = """
-        WHERE NOT EXISTS (
-            SELECT 1 FROM accounts_accountassignment c
-            WHERE c.scenario_id = %(scenario)s AND c.valid_to IS NULL AND c.account_id = r.account_id
-              AND c.territory_id = r.territory_id)"""
+        cursor.execute(
+            "UPDATE accounts_accountassignment SET valid_to = %s "
+            "WHERE id IN (SELECT current_id FROM _alloc_diff WHERE current_id IS NOT NULL)",
+            [now],
+        )
+        closed = cursor.rowcount
+        source_table = "(SELECT * FROM _alloc_diff WHERE current_id IS NULL)"
     cursor.execute(
         f"""
         INSERT INTO accounts_accountassignment
             (scenario_id, account_id, territory_id, valid_from, valid_to, source, rule_id, override_id, run_id, reason)
         SELECT %(scenario)s, r.account_id, r.territory_id, %(now)s, NULL, r.source, r.rule_id, r.override_id,
                %(run)s, r.reason
-        FROM _alloc_result r {unchanged_filter}
+        FROM {source_table} r
         ORDER BY r.account_id
         """,
         {"scenario": plan.scenario_id, "now": now, "run": run_id},
@@ -177,7 +186,7 @@ def _scope(cursor, scenario: Scenario, *, account_ids, territory_ids, progress: 
 
 
 _WORK_TABLES = ("_alloc_target_rule", "_alloc_rule_key", "_alloc_candidate", "_alloc_several", "_alloc_result",
-                "_alloc_multi", "_alloc_current", "_alloc_scope")
+                "_alloc_multi", "_alloc_current", "_alloc_diff", "_alloc_scope")
 
 
 def _enlarge_temp_buffers(cursor) -> None:
@@ -249,7 +258,7 @@ def allocation_execute(
             else:
                 if progress:
                     progress(80, "Writing assignments")
-                summary.update(_write(cursor, plan, run_id=run.pk, now=now, scope_sql=scope_sql,
+                summary.update(_write(cursor, plan, run_id=run.pk, now=now,
                                       had_current=summary["assigned_before"] > 0))
                 lap("write")
                 _drop_work_tables(cursor)

@@ -13,10 +13,15 @@ How an account finds its territory
   "exclude" keeps it out of that territory and its subtree. Runs never undo them.
 
 How it runs
-Everything is set-based SQL over temporary tables: one spatial join with the polygon on the outer side (so
-PostGIS prepares each polygon once and walks the accounts' GiST index), one scan of the accounts for
-field-only rules with all rules compiled into a single CASE array, one window pass to rank candidates, then
-one UPDATE closing the assignments that change and one INSERT ... SELECT for the new ones.
+Everything is set-based SQL over temporary tables, in one transaction (a preview rolls it back):
+- one spatial join with the polygon on the outer side (PostGIS prepares each polygon once and walks the
+  accounts' GiST index), with each rule's field tests evaluated only for the accounts inside its boundary;
+- field-only rules: those testing text fields for equality become a lookup table hash-joined with the accounts;
+  the rest are compiled into one CASE array evaluated in a single scan;
+- a hash aggregate finds the accounts with several candidates, and only those are ranked;
+- one hash join against the assignments in force finds what to close and what to open; one UPDATE and one
+  INSERT ... SELECT write exactly that (nothing, when nothing changed).
+Modules: allocation_plan (hierarchy and rules to targets), allocation_matching (candidates, winners), this one.
 """
 
 import datetime as dt

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts.models import Account
 from performance.models import Activity
+from performance.services.kpis import kpi_refresh_after_activity
 from reps.models import Rep, RepAssignment, Team, VisitCadence
 from reps.selectors import (
     rep_editable_list,
@@ -257,6 +258,7 @@ def activity_log(
                         duration_minutes=duration_minutes, notes=_activity_notes(notes=notes, outcome=outcome))
     activity.full_clean()
     activity.save()
+    kpi_refresh_after_activity(activity)  # queued after commit: the KPI snapshots catch up within seconds
     return activity
 
 
@@ -277,4 +279,5 @@ def activity_update(*, activity: Activity, user=None, **fields) -> Activity:
         activity.notes = _activity_notes(notes=activity.notes, outcome=outcome)
     activity.full_clean()
     activity.save()
+    kpi_refresh_after_activity(activity)
     return activity

@@ -137,6 +137,11 @@ def demo_seed(*, accounts: int = 20_000, reps: int = 40, seed: int = 42,
             for model in (Activity, Opportunity, AccountAssignment):
                 cursor.execute(f"ANALYZE {model._meta.db_table}")
         clock.step("activity", f"activity: {activities} activities, opportunities and quotas")
+        # A year of KPI snapshots, so the dashboards open with trends and flags.
+        from performance.services.kpis import kpi_history_periods, kpi_recompute_periods
+
+        kpi_recompute_periods(scenario=scenario, periods=kpi_history_periods(months=12))
+        clock.step("kpis", "KPIs: 12 months of snapshots computed")
         # Big tables are counted here from what was written: a count(*) right after commit would have to
         # read (and set hint bits on) every freshly loaded page.
         big = {

@@ -81,8 +81,13 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
         [plan.scenario_id],
     )
     assigned_before = cursor.rowcount
-    cursor.execute("SELECT count(*) FROM _alloc_result")
-    assigned = cursor.fetchone()[0]
+    # One pass over the result: counts per territory and source (assigned, by source, and a first run's moves).
+    cursor.execute("SELECT territory_id, source, count(*) FROM _alloc_result GROUP BY territory_id, source")
+    per_territory = cursor.fetchall()
+    assigned = sum(count for _territory, _source, count in per_territory)
+    by_source: dict[str, int] = {}
+    for _territory, source, count in per_territory:
+        by_source[source] = by_source.get(source, 0) + count
     if assigned_before:
         cursor.execute(_DIFF_SQL)
         cursor.execute("SELECT count(*) FROM _alloc_diff WHERE current_id IS NULL")
@@ -91,8 +96,10 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
         rows = cursor.fetchall()
         untouched = assigned - opening
     else:  # a first run: everything is new, no join needed
-        cursor.execute("SELECT NULL::bigint, territory_id, count(*) FROM _alloc_result GROUP BY territory_id")
-        rows, untouched = cursor.fetchall(), 0
+        opened: dict[int, int] = {}
+        for territory_id, _source, count in per_territory:
+            opened[territory_id] = opened.get(territory_id, 0) + count
+        rows, untouched = [(None, territory_id, count) for territory_id, count in opened.items()], 0
     unchanged, moved, newly_assigned, newly_unassigned = untouched, 0, 0, 0
     moves = []
     for from_id, to_id, count in rows:
@@ -110,8 +117,6 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
     moves.sort(key=lambda move: (-move["accounts"], move["from"] or "", move["to"] or ""))
     cursor.execute(f"SELECT count(*) FROM accounts_account a WHERE TRUE {scope_sql}")
     in_scope = cursor.fetchone()[0]
-    cursor.execute("SELECT source, count(*) FROM _alloc_result GROUP BY source")
-    by_source = dict(cursor.fetchall())
     summary = {
         "accounts_in_scope": in_scope, "assigned_before": assigned_before, "assigned": assigned,
         "unassigned": in_scope - assigned,

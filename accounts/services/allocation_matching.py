@@ -203,6 +203,24 @@ def _resolve(cursor, plan: _Plan, *, scope_sql: str) -> None:
     """Pick one territory per account into _alloc_result: its assign override, else its best candidate."""
     if _has_overrides(cursor, plan.scenario_id, kind="exclude"):
         cursor.execute(_EXCLUSIONS_SQL, {"scenario": plan.scenario_id})
+    # Most accounts have exactly one candidate: find the others with one hash aggregate; only they are ranked
+    # (deepest, then type priority, rule priority, territory code). No sort of the million.
+    cursor.execute(
+        "CREATE TEMP TABLE _alloc_several ON COMMIT DROP AS "
+        "SELECT account_id, count(*)::int AS candidates FROM _alloc_candidate GROUP BY account_id HAVING count(*) > 1"
+    )
+    several = cursor.rowcount
+    geography_only = all(target.rule_id is None and target.owner_id is not None for target in plan.targets)
+    if geography_only and not several and not _has_overrides(cursor, plan.scenario_id, kind="assign"):
+        # Nothing to choose between and nothing pinned: the candidates are the result as they stand.
+        cursor.execute("ALTER TABLE _alloc_candidate RENAME TO _alloc_result")
+        cursor.execute(
+            "ALTER TABLE _alloc_result ADD COLUMN source varchar(16) NOT NULL DEFAULT 'geography',"
+            " ADD COLUMN override_id bigint, ADD COLUMN candidates int NOT NULL DEFAULT 1,"
+            " ADD COLUMN reason varchar(300) NOT NULL DEFAULT ''"
+        )
+        return
+    cursor.execute("ANALYZE _alloc_several")
     cursor.execute(
         "CREATE TEMP TABLE _alloc_result (account_id bigint, territory_id bigint, source varchar(16), rule_id bigint,"
         " override_id bigint, candidates int, depth int, type_priority int, rule_priority int,"
@@ -224,14 +242,7 @@ def _resolve(cursor, plan: _Plan, *, scope_sql: str) -> None:
         return f"AND NOT EXISTS (SELECT 1 FROM _alloc_result p WHERE p.account_id = {alias}.account_id)" if pinned \
             else ""
 
-    # Most accounts have exactly one candidate: find the others with one hash aggregate and copy the singles
-    # straight over; only the accounts with several candidates are ranked (deepest, then type priority, rule
-    # priority, territory code). No sort of the million.
-    cursor.execute(
-        "CREATE TEMP TABLE _alloc_several ON COMMIT DROP AS "
-        "SELECT account_id, count(*)::int AS candidates FROM _alloc_candidate GROUP BY account_id HAVING count(*) > 1"
-    )
-    cursor.execute("ANALYZE _alloc_several")
+    # The singles are copied straight over; then the accounts with several candidates get their best one.
     cursor.execute(
         f"""
         INSERT INTO _alloc_result

@@ -36,3 +36,6 @@ bench-kpi: setup
 
 bench-routes: setup
 	$(PY) bench/routes.py $(BENCH_ARGS)
+
+bench-map: setup
+	$(PY) bench/map.py --accounts $(or $(ACCOUNTS),1000000) $(BENCH_ARGS)

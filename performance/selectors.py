@@ -175,13 +175,12 @@ def kpi_flag_link(*, action: str, territory_id: int | None = None, rep_id: int |
         query = f"?territory={territory_id}"
         workspace = (f"?scenario={scenario_id}&territory={territory_id}" if scenario_id else query)
         by_action = {
-            "realign": [("workspace:index", [], workspace), ("territories:workspace", [], workspace)],
+            "realign": [("workspace:index", [], workspace)],
             "reassign": [("reps:coverage", [], query)],
             "coverage": [("reps:coverage", [], query)],
         }
         candidates = by_action.get(action, []) + [
-            ("workspace:territory-detail", [territory_id], ""), ("territories:territory-detail", [territory_id], ""),
-            ("admin:territories_territory_change", [territory_id], ""),
+            ("workspace:territory-detail", [territory_id], ""),
         ]
         return _reverse_first(candidates)
     if rep_id:

@@ -213,7 +213,9 @@ def design(
             labels[u] = t
         labels = make_contiguous(labels, geo, load, k, fixed, x, y)
         search = Search(geo, values, setup.weights, setup.tolerances, labels, k, ~fixed, setup.frozen.copy(), settings)
-        search.solve(deadline, rng=rng)
+        # each start may use its share of the time left (a safety stop: normally a start ends sooner)
+        start_deadline = time.monotonic() + (deadline - time.monotonic()) / (starts - start)
+        search.solve(start_deadline, rng=rng)
         score = (search.max_excess() > 1.0 + 1e-9, search.objective() if search.max_excess() <= 1.0 + 1e-9 else search.max_excess())
         if best is None or score < best[0]:
             best = (score, search.labels.copy(), start)

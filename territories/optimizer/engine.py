@@ -288,8 +288,11 @@ class Search:
         where single moves are stuck (large units, dead ends), re-split pairs of territories."""
         self.penalty = start_penalty
         rng = rng if rng is not None else np.random.default_rng(0)
+        best = (np.inf, self.labels.copy())
         for round_number in range(rounds):
             self.descend(deadline)
+            if self.max_excess() < best[0] - 1e-9:
+                best = (self.max_excess(), self.labels.copy())
             if self.max_excess() <= 1.0 or time.monotonic() > deadline:
                 break
             if round_number >= milp_after:
@@ -310,6 +313,8 @@ class Search:
                 if self.max_excess() <= 1.0:
                     break
             self.penalty *= growth
+        if self.max_excess() > best[0] + 1e-9:  # stopped by the clock in a worse state
+            self.set_labels(best[1])
         # polish: leaving the tolerance band now costs more than any gain in shape
         if self.max_excess() <= 1.0:
             self.penalty = max(self.penalty, HOLD)
@@ -380,7 +385,7 @@ class Search:
             constraints=LinearConstraint(matrix, np.concatenate(lower), np.concatenate(upper)),
             integrality=np.concatenate([np.ones(count), np.zeros(slack_count)]),
             bounds=Bounds(0, np.concatenate([np.ones(count), np.full(slack_count, np.inf)])),
-            options={"time_limit": max(1.0, min(remaining * 0.25, 5.0)), "node_limit": 50, "mip_rel_gap": 0.1},
+            options={"time_limit": max(0.5, min(remaining * 0.1, 3.0)), "node_limit": 50, "mip_rel_gap": 0.1},
         )
         if result.x is None:
             return False

@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing
 import os
 import statistics
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -86,12 +84,16 @@ def hex_instance(quick: bool, seed: int = 7) -> tuple[UnitSet, dict]:
     field = np.full(len(cells), 0.3)
     for _ in range(12):
         i = rng.integers(len(cells))
-        field += rng.uniform(1, 8) * np.exp(-((lat - lat[i]) ** 2 + (lng - lng[i]) ** 2) / (2 * (spread * rng.uniform(0.3, 1.5)) ** 2))
+        field += rng.uniform(1, 8) * np.exp(
+            -((lat - lat[i]) ** 2 + (lng - lng[i]) ** 2) / (2 * (spread * rng.uniform(0.3, 1.5)) ** 2)
+        )
     potential = field * rng.lognormal(0.0, 0.5, len(cells)) * 1000.0
     accounts = rng.poisson(2.0 + potential / 400.0).astype(float)
     workload = accounts * rng.uniform(1.0, 2.0, len(cells)) + potential / 1000.0
     revenue = potential * rng.uniform(0.2, 0.6, len(cells))
-    units = UnitSet(cells, geoms, {"potential": potential, "accounts": accounts, "workload": workload, "revenue": revenue})
+    units = UnitSet(
+        cells, geoms, {"potential": potential, "accounts": accounts, "workload": workload, "revenue": revenue}
+    )
     balance = {"potential": (1.0, 0.05), "accounts": (1.0, 0.05), "workload": (1.0, 0.05)}
     return units, {"name": "hex", "units": len(units), "balance": balance, "tolerance": 0.05}
 
@@ -116,8 +118,11 @@ def shifted_measures(units: UnitSet) -> dict:
     market brings accounts and work with it), revenue stays as it was (it is last year's)."""
     potential = units.measures["potential"]
     factor = shifted_potential(units) / potential
-    return {"potential": potential * factor, "accounts": units.measures["accounts"] * factor,
-            "workload": units.measures["workload"] * factor}
+    return {
+        "potential": potential * factor,
+        "accounts": units.measures["accounts"] * factor,
+        "workload": units.measures["workload"] * factor,
+    }
 
 
 # ----- evaluation --------------------------------------------------------------------------------
@@ -166,10 +171,13 @@ def moved_share(units: UnitSet, before, after, weight: str) -> dict:
     overlap = np.zeros((b.max() + 1, a.max() + 1))
     np.add.at(overlap, (b, a), values)
     rows, cols = linear_sum_assignment(-overlap)
-    mapping = dict(zip(cols, rows))
+    mapping = dict(zip(cols, rows, strict=False))
     matched = np.asarray([mapping.get(x, -1) for x in a])
     moved = matched != b
-    return {"units_moved_pct": round(100 * float(moved.mean()), 2), f"{weight}_moved_pct": round(100 * float(values[moved].sum() / values.sum()), 2)}
+    return {
+        "units_moved_pct": round(100 * float(moved.mean()), 2),
+        f"{weight}_moved_pct": round(100 * float(values[moved].sum() / values.sum()), 2),
+    }
 
 
 # ----- baselines (each in a child process with a time limit) --------------------------------------
@@ -255,7 +263,7 @@ def gerrychain_labels(units: UnitSet, k: int, measure: str, tolerance: float, se
     for i in range(len(units)):
         graph.add_node(i, population=float(values[i]))
     source = np.repeat(np.arange(len(units)), np.diff(geo.indptr))
-    graph.add_edges_from((int(a), int(b)) for a, b in zip(source, geo.indices) if a < b)
+    graph.add_edges_from((int(a), int(b)) for a, b in zip(source, geo.indices, strict=False) if a < b)
     assignment = recursive_tree_part(
         Graph.from_networkx(graph), range(k), float(values.sum()) / k, "population", tolerance, rng=seed
     )
@@ -295,8 +303,16 @@ def bench_instance(units, info, ks, args, results):
             plan = design(units, k, balance, seed=args.seed + repeat, time_limit=args.time_limit)
             labels = [plan.assignment[i] for i in units.ids]
             plans.append(labels)
-            rows.append({"instance": info["name"], "method": "optimizer", "k": k, **evaluate(units, labels, balance),
-                         "runtime_s": plan.report["runtime_s"], "status": "ok"})
+            rows.append(
+                {
+                    "instance": info["name"],
+                    "method": "optimizer",
+                    "k": k,
+                    **evaluate(units, labels, balance),
+                    "runtime_s": plan.report["runtime_s"],
+                    "status": "ok",
+                }
+            )
         results.append(median_row(rows))
         print_row(results[-1])
         if not args.no_baselines:
@@ -304,7 +320,13 @@ def bench_instance(units, info, ks, args, results):
                 rows = []
                 for repeat in range(args.repeats if name in ("kmeans", "gerrychain_rtp", "spopt_azp") else 1):
                     status, payload, runtime = run_limited(function, make_args(k, args.seed + repeat), args.time_limit)
-                    row = {"instance": info["name"], "method": name, "k": k, "runtime_s": round(runtime, 2), "status": status}
+                    row = {
+                        "instance": info["name"],
+                        "method": name,
+                        "k": k,
+                        "runtime_s": round(runtime, 2),
+                        "status": status,
+                    }
                     if status == "ok":
                         row.update(evaluate(units, payload, balance))
                     else:
@@ -323,32 +345,64 @@ def bench_realign(units, info, k, current_labels, args, results):
     """Shift potential by 10%, then compare realignment with a fresh design on the new data."""
     balance = info["balance"]
     shifted = units.with_measures(shifted_measures(units))
-    current = dict(zip(units.ids, current_labels))
+    current = dict(zip(units.ids, current_labels, strict=False))
     before = evaluate(shifted, current_labels, balance)
-    row = {"instance": "hex+10%", "method": "current (no change)", "k": k, **before, "runtime_s": 0.0, "status": "ok",
-           "units_moved_pct": 0.0, "revenue_moved_pct": 0.0}
+    row = {
+        "instance": "hex+10%",
+        "method": "current (no change)",
+        "k": k,
+        **before,
+        "runtime_s": 0.0,
+        "status": "ok",
+        "units_moved_pct": 0.0,
+        "revenue_moved_pct": 0.0,
+    }
     results.append(row)
     print_row(row)
     fresh = design(shifted, k, balance, seed=args.seed + 101, time_limit=args.time_limit)
     fresh_labels = [fresh.assignment[i] for i in units.ids]
-    fresh_row = {"instance": "hex+10%", "method": "fresh design", "k": k, **evaluate(shifted, fresh_labels, balance),
-                 "runtime_s": fresh.report["runtime_s"], "status": "ok", **moved_share(shifted, current_labels, fresh_labels, "revenue")}
+    fresh_row = {
+        "instance": "hex+10%",
+        "method": "fresh design",
+        "k": k,
+        **evaluate(shifted, fresh_labels, balance),
+        "runtime_s": fresh.report["runtime_s"],
+        "status": "ok",
+        **moved_share(shifted, current_labels, fresh_labels, "revenue"),
+    }
     results.append(fresh_row)
     print_row(fresh_row)
     plan = realign(shifted, current, balance, seed=args.seed, time_limit=args.time_limit, move_weight="revenue")
     labels = [plan.assignment[i] for i in units.ids]
     moved = moved_share(shifted, current_labels, labels, "revenue")
-    row = {"instance": "hex+10%", "method": "realign", "k": k, **evaluate(shifted, labels, balance),
-           "runtime_s": plan.report["runtime_s"], "status": "ok", **moved,
-           "moved_vs_fresh": round(moved["revenue_moved_pct"] / max(fresh_row["revenue_moved_pct"], 1e-9), 3),
-           "tradeoff": [{key: point[key] for key in ("tolerance_factor", "max_rel_dev", "units_moved", "move_weight_moved_share")}
-                        for point in plan.report["tradeoff"]]}
+    row = {
+        "instance": "hex+10%",
+        "method": "realign",
+        "k": k,
+        **evaluate(shifted, labels, balance),
+        "runtime_s": plan.report["runtime_s"],
+        "status": "ok",
+        **moved,
+        "moved_vs_fresh": round(moved["revenue_moved_pct"] / max(fresh_row["revenue_moved_pct"], 1e-9), 3),
+        "tradeoff": [
+            {key: point[key] for key in ("tolerance_factor", "max_rel_dev", "units_moved", "move_weight_moved_share")}
+            for point in plan.report["tradeoff"]
+        ],
+    }
     results.append(row)
     print_row(row)
 
 
-COLUMNS = [("instance", 9), ("method", 20), ("k", 3), ("max_dev_pct", 11), ("contiguous", 10), ("pp_mean", 7),
-           ("disruption", 22), ("runtime_s", 9)]
+COLUMNS = [
+    ("instance", 9),
+    ("method", 20),
+    ("k", 3),
+    ("max_dev_pct", 11),
+    ("contiguous", 10),
+    ("pp_mean", 7),
+    ("disruption", 22),
+    ("runtime_s", 9),
+]
 
 
 def print_header():
@@ -358,8 +412,16 @@ def print_header():
 
 def print_row(row: dict):
     if row["status"] != "ok":
-        cells = {"instance": row["instance"], "method": row["method"], "k": row["k"], "max_dev_pct": row["status"],
-                 "contiguous": "", "pp_mean": "", "disruption": row.get("detail", "")[:22], "runtime_s": row["runtime_s"]}
+        cells = {
+            "instance": row["instance"],
+            "method": row["method"],
+            "k": row["k"],
+            "max_dev_pct": row["status"],
+            "contiguous": "",
+            "pp_mean": "",
+            "disruption": row.get("detail", "")[:22],
+            "runtime_s": row["runtime_s"],
+        }
     else:
         disruption = ""
         if "revenue_moved_pct" in row:
@@ -376,15 +438,25 @@ def checks(results: list[dict], time_limit: float) -> dict:
             continue
         k, instance = row["k"], row["instance"]
         tolerance = 2.0 if instance == "counties" else 5.0
-        same = [r for r in results if r["instance"] == instance and r["k"] == k and r["method"] not in ("optimizer",)
-                and r["status"] == "ok" and r["max_dev_pct"] <= tolerance and r["contiguous"]]
+        same = [
+            r
+            for r in results
+            if r["instance"] == instance
+            and r["k"] == k
+            and r["method"] not in ("optimizer",)
+            and r["status"] == "ok"
+            and r["max_dev_pct"] <= tolerance
+            and r["contiguous"]
+        ]
         ok = row["max_dev_pct"] <= tolerance and row["contiguous"] and row["runtime_s"] < min(60.0, time_limit + 5)
         if instance == "counties":
             ok = ok and row["pp_mean"] >= 0.25 and all(row["pp_mean"] > r["pp_mean"] for r in same)
         verdict[f"{instance}_k{k}"] = bool(ok)
     for row in results:
         if row["method"] == "realign":
-            verdict[f"realign_k{row['k']}"] = bool(row["max_dev_pct"] <= 5.0 and row["contiguous"] and row["moved_vs_fresh"] <= 0.25)
+            verdict[f"realign_k{row['k']}"] = bool(
+                row["max_dev_pct"] <= 5.0 and row["contiguous"] and row["moved_vs_fresh"] <= 0.25
+            )
     return verdict
 
 
@@ -410,13 +482,20 @@ def main(argv=None) -> int:
     print_header()
     for name in args.instances.split(","):
         units, info = county_instance(args.quick) if name == "counties" else hex_instance(args.quick)
-        units.geography  # built once, outside the timed runs of every method alike
+        _ = units.geography  # built once, outside the timed runs of every method alike
         instances.append({key: info[key] for key in ("name", "units", "tolerance")})
         bench_instance(units, info, ks, args, results)
     verdict = checks(results, args.time_limit)
     print("targets: " + ", ".join(f"{key} {'PASS' if value else 'FAIL'}" for key, value in verdict.items()))
-    summary = {"instances": instances, "ks": ks, "time_limit_s": args.time_limit, "repeats": args.repeats,
-               "results": results, "targets": verdict, "bench_runtime_s": round(time.monotonic() - started, 1)}
+    summary = {
+        "instances": instances,
+        "ks": ks,
+        "time_limit_s": args.time_limit,
+        "repeats": args.repeats,
+        "results": results,
+        "targets": verdict,
+        "bench_runtime_s": round(time.monotonic() - started, 1),
+    }
     print(json.dumps(summary, default=float))
     return 0
 

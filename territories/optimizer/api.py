@@ -86,8 +86,6 @@ def _prepare(units: UnitSet, k: int, balance, label_names: list[Any], locked, pi
                 frozen[position[label]] = True
                 if label not in locked_labels:
                     locked_labels.append(label)
-    for label in locked_labels:  # a locked territory keeps exactly its listed units
-        pass
     oversize: list[dict] = []
     if allow_oversize:
         # A unit that alone exceeds the tolerance gets a territory of its own, and the mean that
@@ -112,7 +110,9 @@ def _prepare(units: UnitSet, k: int, balance, label_names: list[Any], locked, pi
             frozen[t] = True
             fixed[u] = True
             forced[u] = t
-            oversize.append({"unit": units.ids[u], "territory": label_names[t], "ratio_to_mean": round(float(ratio[u].max()), 4)})
+            oversize.append(
+                {"unit": units.ids[u], "territory": label_names[t], "ratio_to_mean": round(float(ratio[u].max()), 4)}
+            )
     return _Setup(targets, raw, weights, tolerances, label_names, fixed, forced, frozen, oversize, locked_labels)
 
 
@@ -200,13 +200,17 @@ def design(
         fixed = setup.fixed.copy()
         if anchor_units:
             centres = np.column_stack([x[anchor_units], y[anchor_units]])
-            for t, u in zip(free_labels, anchor_units):
+            for t, u in zip(free_labels, anchor_units, strict=False):
                 if u not in forced:
                     forced[u] = int(t)
                     fixed[u] = True
         else:
             free_idx = np.flatnonzero(~frozen_units)
-            chosen = free_idx[kmeans_plus_plus(x[free_idx], y[free_idx], load[free_idx] + area[free_idx] / area.sum(), len(free_labels), rng)]
+            chosen = free_idx[
+                kmeans_plus_plus(
+                    x[free_idx], y[free_idx], load[free_idx] + area[free_idx] / area.sum(), len(free_labels), rng
+                )
+            ]
             centres = np.column_stack([x[chosen], y[chosen]])
         labels = power_partition(x, y, area, load, ~frozen_units, free_labels, centres, bool(anchor_units), forced)
         for u, t in forced.items():
@@ -216,7 +220,10 @@ def design(
         # each start may use its share of the time left (a safety stop: normally a start ends sooner)
         start_deadline = time.monotonic() + (deadline - time.monotonic()) / (starts - start)
         search.solve(start_deadline, rng=rng)
-        score = (search.max_excess() > 1.0 + 1e-9, search.objective() if search.max_excess() <= 1.0 + 1e-9 else search.max_excess())
+        score = (
+            search.max_excess() > 1.0 + 1e-9,
+            search.objective() if search.max_excess() <= 1.0 + 1e-9 else search.max_excess(),
+        )
         if best is None or score < best[0]:
             best = (score, search.labels.copy(), start)
     assert best is not None
@@ -298,16 +305,39 @@ def realign(
             item["territory"] = label_names[t]
         frozen_units = frozen[original]
         fixed |= frozen_units
-        values = _normalised(_Setup(setup.targets, setup.raw, setup.weights, setup.tolerances, label_names, fixed,
-                                    {int(u): int(original[u]) for u in np.flatnonzero(frozen_units)}, frozen,
-                                    setup.oversize, setup.locked_labels), k)
+        values = _normalised(
+            _Setup(
+                setup.targets,
+                setup.raw,
+                setup.weights,
+                setup.tolerances,
+                label_names,
+                fixed,
+                {int(u): int(original[u]) for u in np.flatnonzero(frozen_units)},
+                frozen,
+                setup.oversize,
+                setup.locked_labels,
+            ),
+            k,
+        )
         labels = original.copy()
         for u, t in setup.forced.items():
             if not any(item["unit"] == units.ids[u] for item in setup.oversize):
                 labels[u] = t
         step_deadline = started + (deadline - started) * float(shares[step])
-        search = Search(geo, values, setup.weights, setup.tolerances, labels, k, ~fixed, frozen, settings,
-                        original=original, move_weight=weight_values)
+        search = Search(
+            geo,
+            values,
+            setup.weights,
+            setup.tolerances,
+            labels,
+            k,
+            ~fixed,
+            frozen,
+            settings,
+            original=original,
+            move_weight=weight_values,
+        )
         search.solve(step_deadline, start_penalty=0.5, growth=3.0, rounds=20, recombine=False, milp_after=0)
         report = build_report(
             units=units,
@@ -335,8 +365,9 @@ def realign(
             "tolerance_factor": factor,
             "max_rel_dev": plan.report["max_rel_dev"],
             "units_moved": plan.report["disruption"]["units_moved"],
-            "move_weight_moved_share": plan.report["disruption"].get("move_weight_moved_share",
-                                                                     plan.report["disruption"]["units_moved_share"]),
+            "move_weight_moved_share": plan.report["disruption"].get(
+                "move_weight_moved_share", plan.report["disruption"]["units_moved_share"]
+            ),
             "contiguous": plan.report["contiguous"],
             "polsby_popper_mean": plan.report["polsby_popper_mean"],
         }
@@ -347,17 +378,36 @@ def realign(
     return main
 
 
-def candidates(units: UnitSet, k: int, balance, *, n: int = 3, seed: int = 0, time_limit: float = 60.0,
-               progress: Progress = None, **options) -> list[Plan]:
+def candidates(
+    units: UnitSet,
+    k: int,
+    balance,
+    *,
+    n: int = 3,
+    seed: int = 0,
+    time_limit: float = 60.0,
+    progress: Progress = None,
+    **options,
+) -> list[Plan]:
     """`n` different plans (other seeds and a different mix of the compactness terms), each with
     its report, best Polsby-Popper first."""
     plans = []
     mixes = [0.6, 0.3, 0.85]
     for i in range(n):
+
         def forward(pct, message, i=i):
             _notify(progress, (i + pct / 100.0) * 100.0 / n, f"plan {i + 1} of {n}: {message}")
-        plan = design(units, k, balance, seed=seed + i, time_limit=time_limit / n, progress=forward,
-                      weights=Weights(perimeter_share=mixes[i % len(mixes)]), **options)
+
+        plan = design(
+            units,
+            k,
+            balance,
+            seed=seed + i,
+            time_limit=time_limit / n,
+            progress=forward,
+            weights=Weights(perimeter_share=mixes[i % len(mixes)]),
+            **options,
+        )
         plan.report["candidate"] = i + 1
         plans.append(plan)
     plans.sort(key=lambda plan: (not plan.report["within_tolerance"], -plan.report["polsby_popper_mean"]))

@@ -38,25 +38,23 @@ def run_design_command(
     if time_limit <= 0:
         raise OptimizerInputError("time limit must be positive")
     units = UnitSet.from_geojson(units_path, id_field, list(dict.fromkeys(balance_fields)))
-    balance = {name: (1.0, tolerance) for name in balance_fields}
+    balance = dict.fromkeys(balance_fields, (1.0, tolerance))
     if current_field:
         current = {}
-        for unit_id, feature in zip(units.ids, units.features):
+        for unit_id, feature in zip(units.ids, units.features, strict=False):
             properties = feature.get("properties") or {}
             if properties.get(current_field) is None:
                 raise OptimizerInputError(f"feature {unit_id!r} has no current territory field {current_field!r}")
             current[unit_id] = properties[current_field]
         if k is not None and k != len(set(current.values())):
-            raise OptimizerInputError(
-                f"k = {k} but the current alignment has {len(set(current.values()))} territories"
-            )
+            raise OptimizerInputError(f"k = {k} but the current alignment has {len(set(current.values()))} territories")
         plan = realign(units, current, balance, seed=seed, time_limit=time_limit, progress=progress)
     else:
         if k is None:
             raise OptimizerInputError("--k is required when there is no --current field")
         plan = design(units, k, balance, seed=seed, time_limit=time_limit, progress=progress)
     features = []
-    for unit_id, feature in zip(units.ids, units.features):
+    for unit_id, feature in zip(units.ids, units.features, strict=False):
         written = dict(feature)
         written["properties"] = {**(feature.get("properties") or {}), "territory": plan.assignment[unit_id]}
         features.append(written)

@@ -14,17 +14,15 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-import numpy as np
 import networkx as nx
+import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
 
 from .graph import Geography
 
-import os
 HOLD = 1e6  # balance penalty once within tolerance: the band becomes a hard limit
-RECOMBINE = os.environ.get('OPT_RECOMBINE', '1') == '1'
 
 
 @dataclass
@@ -218,7 +216,9 @@ class Search:
         lab = self.label_list
         shared_from = shared_to = 0.0
         start, stop = self.geo.indptr[unit], self.geo.indptr[unit + 1]
-        for v, length in zip(self.edge_target[start:stop].tolist(), self.edge_length[start:stop].tolist()):
+        for v, length in zip(
+            self.edge_target[start:stop].tolist(), self.edge_length[start:stop].tolist(), strict=False
+        ):
             if lab[v] == frm:
                 shared_from += length
             elif lab[v] == to:
@@ -281,7 +281,7 @@ class Search:
         growth: float = 4.0,
         rounds: int = 14,
         rng: np.random.Generator | None = None,
-        recombine: bool = RECOMBINE,
+        recombine: bool = True,
         milp_after: int = 1,
     ) -> None:
         """Descend, raising the balance penalty until every free territory is within tolerance;
@@ -408,7 +408,7 @@ class Search:
         same = lab[self.edge_source] == lab[self.edge_target]
         graph = nx.Graph()
         graph.add_nodes_from(range(self.n))
-        graph.add_edges_from(zip(self.edge_source[same].tolist(), self.edge_target[same].tolist()))
+        graph.add_edges_from(zip(self.edge_source[same].tolist(), self.edge_target[same].tolist(), strict=False))
         mask = np.zeros(self.n, dtype=bool)
         mask[list(nx.articulation_points(graph))] = True
         return mask
@@ -478,7 +478,8 @@ class Search:
             part_a = sub[:, :m]
             part_b = total[:m] - part_a
             worst = np.maximum(
-                (np.abs(part_a - 1.0) / self.tolerances).max(axis=1), (np.abs(part_b - 1.0) / self.tolerances).max(axis=1)
+                (np.abs(part_a - 1.0) / self.tolerances).max(axis=1),
+                (np.abs(part_b - 1.0) / self.tolerances).max(axis=1),
             )
             worst[0] = np.inf  # the root has no edge above it
             inertia = self._compact_inertia(sub[:, m:]) + self._compact_inertia(total[m:] - sub[:, m:])
@@ -576,7 +577,7 @@ def power_partition(
     assignment = np.zeros(len(units), dtype=np.int64)
     forced_local = {int(np.searchsorted(units, u)): t for u, t in forced.items() if free_units[u]}
     outer = 1 if fixed_centres else 12
-    for step in range(outer):
+    for _ in range(outer):
         rate = 0.6
         for _ in range(60):
             cost = (px[:, None] - centres[None, :, 0]) ** 2 + (py[:, None] - centres[None, :, 1]) ** 2 - shift[None, :]

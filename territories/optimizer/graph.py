@@ -72,10 +72,7 @@ def build_geography(geoms: np.ndarray, kind: str, ids: list) -> Geography:
         # exports) would otherwise share no boundary: snap to a 1e-9 degree grid (0.1 mm) first.
         geoms = shapely.set_precision(geoms, 1e-9)
     projected = project(geoms, crs)
-    if kind == "point":
-        cells = _voronoi_cells(projected)
-    else:
-        cells = projected
+    cells = _voronoi_cells(projected) if kind == "point" else projected
     area = shapely.area(cells)
     if np.any(area <= 0):
         position = int(np.flatnonzero(area <= 0)[0])

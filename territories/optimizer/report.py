@@ -142,7 +142,10 @@ def disruption(units, labels, label_names, current, current_names, move_weight) 
     measures_moved = {}
     for name, values in units.measures.items():
         total = float(values.sum())
-        measures_moved[name] = {"moved": float(values[moved].sum()), "share": float(values[moved].sum() / total) if total else 0.0}
+        measures_moved[name] = {
+            "moved": float(values[moved].sum()),
+            "share": float(values[moved].sum() / total) if total else 0.0,
+        }
     result["measures_moved"] = measures_moved
     if move_weight:
         result["move_weight"] = move_weight

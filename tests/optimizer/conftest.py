@@ -39,6 +39,6 @@ def feature_collection(ids, geoms, properties):
         "type": "FeatureCollection",
         "features": [
             {"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": {"id": unit_id, **props}}
-            for unit_id, geom, props in zip(ids, geoms, properties)
+            for unit_id, geom, props in zip(ids, geoms, properties, strict=False)
         ],
     }

@@ -11,7 +11,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_quick_benchmark_prints_json_last():
     result = subprocess.run(
         [sys.executable, "bench/optimizer.py", "--quick", "--ks", "4", "--time-limit", "10"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     last = result.stdout.strip().splitlines()[-1]
     summary = json.loads(last)

@@ -15,17 +15,28 @@ from .conftest import feature_collection, square_grid
 def units_file(tmp_path):
     ids, geoms = square_grid(8, 8)
     rng = np.random.default_rng(5)
-    properties = [{"potential": float(v), "accounts": int(a), "name": f"unit {i}"}
-                  for i, (v, a) in enumerate(zip(rng.integers(80, 120, 64), rng.integers(1, 5, 64)))]
+    properties = [
+        {"potential": float(v), "accounts": int(a), "name": f"unit {i}"}
+        for i, (v, a) in enumerate(zip(rng.integers(80, 120, 64), rng.integers(1, 5, 64), strict=False))
+    ]
     path = tmp_path / "units.geojson"
     path.write_text(json.dumps(feature_collection(ids, geoms, properties)))
     return path
 
 
 def run(units_path, tmp_path, **overrides):
-    options = dict(units_path=str(units_path), id_field="id", balance_fields="potential", k=4, tolerance=0.05,
-                   seed=0, current_field=None, time_limit=10, out_path=str(tmp_path / "out.geojson"),
-                   report_path=str(tmp_path / "report.json"))
+    options = {
+        "units_path": str(units_path),
+        "id_field": "id",
+        "balance_fields": "potential",
+        "k": 4,
+        "tolerance": 0.05,
+        "seed": 0,
+        "current_field": None,
+        "time_limit": 10,
+        "out_path": str(tmp_path / "out.geojson"),
+        "report_path": str(tmp_path / "report.json"),
+    }
     options.update(overrides)
     return run_design_command(**options)
 
@@ -70,8 +81,12 @@ def write(tmp_path, data):
         (lambda fc: fc["features"][3]["properties"].pop("potential"), "has no field 'potential'"),
         (lambda fc: fc["features"][3]["properties"].update(potential="lots"), "is not a number: 'lots'"),
         (lambda fc: fc["features"][3]["properties"].pop("id"), "has no id field 'id'"),
-        (lambda fc: fc["features"][3].update(geometry={"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [2, 2], [0, 0]]]}),
-         "cannot be repaired"),
+        (
+            lambda fc: fc["features"][3].update(
+                geometry={"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [2, 2], [0, 0]]]}
+            ),
+            "cannot be repaired",
+        ),
     ],
 )
 def test_bad_features_give_one_line_messages(units_file, tmp_path, change, message):
@@ -105,8 +120,20 @@ def test_missing_file(tmp_path):
 
 
 def test_command_line_prints_one_line_error(tmp_path, capsys):
-    code = main(["--units", str(tmp_path / "nope.geojson"), "--id-field", "id", "--balance", "x", "--k", "2",
-                 "--out", str(tmp_path / "o.geojson")])
+    code = main(
+        [
+            "--units",
+            str(tmp_path / "nope.geojson"),
+            "--id-field",
+            "id",
+            "--balance",
+            "x",
+            "--k",
+            "2",
+            "--out",
+            str(tmp_path / "o.geojson"),
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no such file") and err.count("\n") == 1

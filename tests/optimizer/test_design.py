@@ -13,7 +13,7 @@ from .conftest import square_grid
 
 def territory_sums(plan, units, measure):
     sums = {}
-    for unit_id, value in zip(units.ids, units.measures[measure]):
+    for unit_id, value in zip(units.ids, units.measures[measure], strict=False):
         label = plan.assignment[unit_id]
         sums[label] = sums.get(label, 0.0) + value
     return sums
@@ -109,7 +109,7 @@ def test_points_use_a_proximity_graph():
     rng = np.random.default_rng(0)
     lon = -90 + rng.random(200)
     lat = 35 + rng.random(200)
-    units = UnitSet(range(200), [shapely.Point(a, b) for a, b in zip(lon, lat)], {"n": np.ones(200)})
+    units = UnitSet(range(200), [shapely.Point(a, b) for a, b in zip(lon, lat, strict=False)], {"n": np.ones(200)})
     plan = design(units, 4, {"n": (1.0, 0.05)}, time_limit=20)
     assert plan.report["graph"]["kind"] == "delaunay"
     assert plan.report["contiguous"]

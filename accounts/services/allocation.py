@@ -124,7 +124,8 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
         "newly_unassigned": newly_unassigned, "changed": moved + newly_assigned + newly_unassigned,
         "by_source": by_source, "moves": moves[:200], "warnings": plan.warnings,
     }
-    if with_samples:
+    summary["unassigned_accounts"] = []
+    if with_samples and summary["unassigned"] > 0:
         cursor.execute(
             f"""
             SELECT a.id, a.external_id, a.name FROM accounts_account a

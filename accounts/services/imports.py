@@ -166,12 +166,17 @@ def _geojson_rows(path: Path) -> Iterator[tuple[int, dict, tuple | None, list[Ro
     if not isinstance(features, list):
         raise ValidationError("The GeoJSON must be a FeatureCollection.")
     for index, feature in enumerate(features, start=1):
-        properties = {str(k).lower(): v for k, v in ((feature or {}).get("properties") or {}).items()}
-        geometry = (feature or {}).get("geometry")
         errors, location = [], None
-        if geometry:
-            coordinates = geometry.get("coordinates") or []
-            if geometry.get("type") != "Point" or len(coordinates) < 2:
+        # A feature, its properties and its geometry are objects; anything else is a bad row, not a crash.
+        feature = feature if isinstance(feature, dict) else {}
+        properties = feature.get("properties")
+        properties = {str(k).lower(): v for k, v in properties.items()} if isinstance(properties, dict) else {}
+        geometry = feature.get("geometry")
+        if geometry is not None and not isinstance(geometry, dict):
+            errors.append(RowError("geometry", "must be a GeoJSON Point object"))
+        elif geometry:
+            coordinates = geometry.get("coordinates")
+            if geometry.get("type") != "Point" or not isinstance(coordinates, list) or len(coordinates) < 2:
                 errors.append(RowError("geometry", "must be a Point with longitude and latitude"))
             else:
                 try:
@@ -180,6 +185,16 @@ def _geojson_rows(path: Path) -> Iterator[tuple[int, dict, tuple | None, list[Ro
                 except RowError as error:
                     errors.append(error)
         yield index, properties, location, errors
+
+
+def _readable(rows: Iterator) -> Iterator:
+    """Turn decoding and CSV syntax errors, raised while rows are read, into a message for whoever chose the file."""
+    try:
+        yield from rows
+    except UnicodeDecodeError:
+        raise ValidationError("The file is not UTF-8 text; save it as CSV UTF-8 (or GeoJSON in UTF-8).") from None
+    except csv.Error as exc:
+        raise ValidationError(f"The file is not valid CSV: {exc}.") from None
 
 
 def account_import(
@@ -197,6 +212,10 @@ def account_import(
     if file_format not in {"csv", "geojson", "json"}:
         raise ValidationError("Give a .csv or .geojson file.")
     reader = _csv_rows if file_format == "csv" else _geojson_rows
+    with open(file_path, "rb") as handle:
+        if b"\x00" in handle.read(65536):  # UTF-16, a spreadsheet or an archive: not UTF-8 text
+            raise ValidationError("The file is not UTF-8 text (it holds NUL bytes); save it as CSV UTF-8, or give "
+                                  "a GeoJSON file in UTF-8.")
     codes = {}
     if scenario is not None:
         if scenario.status == Scenario.Status.ARCHIVED:
@@ -204,7 +223,7 @@ def account_import(
         codes = dict(Territory.objects.filter(scenario=scenario).values_list("code", "pk"))
 
     errors, valid, seen, present, lines = [], [], {}, None, 0
-    for line, raw, location, row_errors in reader(file_path):
+    for line, raw, location, row_errors in _readable(reader(file_path)):
         lines += 1
         if present is None:
             present = (set(raw) & set(COLUMNS)) | ({"location"} if location is not None else set())

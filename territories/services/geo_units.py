@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.contrib.gis.gdal import CoordTransform, DataSource, SpatialReference
 from django.contrib.gis.gdal.error import GDALException
+from django.contrib.gis.geos import GEOSException
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -80,7 +81,7 @@ def geo_unit_import(
                 if transform is not None:
                     geometry.transform(transform)
                 cleaned, geometry_report = geometry_clean(geometry=geometry.geos, repair=repair)
-            except (ValidationError, GDALException) as exc:
+            except (ValidationError, GDALException, GEOSException) as exc:  # GEOS: a shape GDAL read but GEOS cannot
                 entry.update(status="error", messages=list(getattr(exc, "messages", [str(exc)])))
                 continue
             if geometry_report["repaired"]:

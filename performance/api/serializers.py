@@ -44,6 +44,15 @@ class OpportunityImportSerializer(serializers.Serializer):
                                            "close_date and optionally product, created_date, rep_email.")
     skip_bad_rows = serializers.BooleanField(default=False)
 
+    def validate_file(self, file):
+        from core.api.uploads import upload_check_size
+
+        try:  # the importer reads the whole file into memory: refuse one over IMPORT_MAX_BYTES first
+            upload_check_size(file=file)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError(error.detail["file"]) from None
+        return file
+
 
 class ImportReportRowSerializer(serializers.Serializer):
     line = serializers.IntegerField()

@@ -77,7 +77,9 @@ class TerritorySerializer(GeoFeatureModelSerializer):
     # declared writable-but-ignored so the GeoJSON request schema has an id (drf-spectacular needs one)
     id = serializers.IntegerField(required=False)
     repair = serializers.BooleanField(write_only=True, required=False, default=True)
-    territory_type_name = serializers.CharField(source="territory_type.name", read_only=True, default=None)
+    # allow_null, not default=None: on a PATCH a default makes DRF raise SkipField, which rest_framework_gis does not
+    # catch (every partial update of a territory without a type answered 500)
+    territory_type_name = serializers.CharField(source="territory_type.name", read_only=True, allow_null=True)
 
     class Meta:
         model = Territory

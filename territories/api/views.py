@@ -1,5 +1,6 @@
 """Viewsets of the territories API: parse input, call one service or selector, render the result."""
 
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
@@ -8,6 +9,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework_gis.filters import InBBoxFilter
 
+from core.api.concurrency import expected_version, version_check
 from core.api.pagination import GeoJsonPagePagination, PagePagination
 from core.api.permissions import IsManager, IsManagerOrReadOnly
 from core.api.schema import ErrorDocumentingAutoSchema
@@ -34,7 +36,7 @@ from territories.api.serializers import (
     TerritoryUnitsSerializer,
 )
 from territories.filters import AssignmentRuleFilterSet, GeoUnitFilterSet, ScenarioFilterSet, TerritoryFilterSet
-from territories.models import AssignmentRule, GeoUnit, GeoUnitLayer, Territory, TerritoryType
+from territories.models import AssignmentRule, GeoUnit, GeoUnitLayer, Scenario, Territory, TerritoryType
 from territories.selectors import scenario_list
 
 
@@ -58,7 +60,11 @@ class ScenarioViewSet(viewsets.ModelViewSet):
             created_by=self.request.user,
         )
 
+    @transaction.atomic
     def perform_update(self, serializer):
+        # If-Match: <version> makes the write conditional (409 when another manager saved in between).
+        version_check(queryset=Scenario.objects, pk=serializer.instance.pk, expected=expected_version(self.request),
+                      label=f'Scenario "{serializer.instance.name}"')
         serializer.instance = services.scenario_update(
             scenario=serializer.instance, name=serializer.validated_data.get("name"),
             description=serializer.validated_data.get("description"), actor=self.request.user,
@@ -151,9 +157,13 @@ class TerritoryViewSet(viewsets.ModelViewSet):
             boundary=data.get("boundary"), color=data.get("color", ""), repair=data.get("repair", True),
         )
 
+    @transaction.atomic
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         territory = serializer.instance
+        # If-Match: <version> makes the write conditional (409 when another manager saved in between).
+        version_check(queryset=Territory.objects, pk=territory.pk, expected=expected_version(self.request),
+                      label=f"Territory {territory.code}")
         repair = data.pop("repair", True)
         data.pop("scenario", None)
         data.pop("id", None)

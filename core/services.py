@@ -31,6 +31,9 @@ def job_create(*, kind: str, params: dict | None = None, created_by=None, idempo
     return job
 
 
+QUEUE_UNAVAILABLE_MESSAGE = "Queued, but the task queue is unavailable; it will need to be retried."
+
+
 def job_enqueue(*, job: Job, task, args: tuple = ()) -> Job:
     """Queue the task once the surrounding transaction commits; if the broker is down, say so on the job.
 
@@ -45,9 +48,7 @@ def job_enqueue(*, job: Job, task, args: tuple = ()) -> Job:
             task.apply_async(args=(job.pk, *args), retry=False)
         except Exception as exc:  # broker unreachable: the job stays queued and can be retried
             logger.warning("Could not queue job %s: %s", job.pk, exc)
-            Job.objects.filter(pk=job.pk).update(
-                message="Queued, but the task queue is unavailable; it will need to be retried."
-            )
+            Job.objects.filter(pk=job.pk).update(message=QUEUE_UNAVAILABLE_MESSAGE)
 
     transaction.on_commit(_send)
     return job
@@ -120,11 +121,16 @@ class JobNotRetryable(Exception):
     pass
 
 
+def job_is_unsent(job: Job) -> bool:
+    """Queued while the broker was down: the queue never received it, so nothing will run it until re-sent."""
+    return job.status == Job.Status.QUEUED and job.message == QUEUE_UNAVAILABLE_MESSAGE
+
+
 def job_retry(*, job: Job) -> Job:
-    """Queue a failed job again with the same task and arguments."""
+    """Queue a failed job (or one the queue never received) again with the same task and arguments."""
     from celery import current_app
 
-    if job.status != Job.Status.FAILED:
+    if job.status != Job.Status.FAILED and not job_is_unsent(job):
         raise JobNotRetryable(f"Only failed jobs can be retried; this one is {job.get_status_display().lower()}.")
     if not job.task_name:
         raise JobNotRetryable("This job has no task recorded, so it cannot be retried.")
@@ -132,3 +138,11 @@ def job_retry(*, job: Job) -> Job:
     job.refresh_from_db()
     job_enqueue(job=job, task=current_app.tasks[job.task_name], args=tuple(job.task_args))
     return job
+
+
+def job_resend_unsent() -> int:
+    """Send again every job queued while the broker was down (run when it is back; each send is recorded again)."""
+    jobs = list(Job.objects.filter(status=Job.Status.QUEUED, message=QUEUE_UNAVAILABLE_MESSAGE).exclude(task_name=""))
+    for job in jobs:
+        job_retry(job=job)
+    return len(jobs)

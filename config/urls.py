@@ -1,5 +1,3 @@
-from importlib import import_module
-
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -20,19 +18,11 @@ urlpatterns = [
     path("jobs/", include("core.urls")),
 ]
 
-# Each app's pages live in <app>/urls.py once it has any.
-for app_label in ("territories", "accounts", "reps", "performance", "collaboration"):
-    try:
-        import_module(f"{app_label}.urls")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{app_label}.urls":
-            raise
-        continue
-    urlpatterns.append(path(f"{app_label}/", include(f"{app_label}.urls")))
-
-try:  # the manager's map workspace
-    import_module("territories.workspace.urls")
-    urlpatterns.append(path("workspace/", include("territories.workspace.urls")))
-except ModuleNotFoundError as exc:
-    if exc.name not in {"territories.workspace", "territories.workspace.urls"}:
-        raise
+urlpatterns += [
+    path("territories/", include("territories.urls")),
+    path("workspace/", include("territories.workspace.urls")),
+    path("accounts/", include("accounts.urls")),
+    path("reps/", include("reps.urls")),
+    path("performance/", include("performance.urls")),
+    path("collaboration/", include("collaboration.urls")),
+]

@@ -294,7 +294,12 @@ def allocation_preview(*, scenario: Scenario, **options) -> AllocationRun:
 
 def allocation_run(*, scenario: Scenario, **options) -> AllocationRun:
     """Allocate and write: changed assignments are closed (valid_to = now) and new ones inserted with why."""
-    return allocation_execute(scenario=scenario, dry_run=False, **options)
+    run = allocation_execute(scenario=scenario, dry_run=False, **options)
+    if run.summary.get("changed"):  # KPIs only need recomputing when someone's book changed
+        from performance.services.kpis import kpi_refresh_after_allocation
+
+        kpi_refresh_after_allocation(scenario=scenario, user=options.get("created_by"))
+    return run
 
 
 def allocation_reason(assignment: AccountAssignment) -> str:

@@ -274,6 +274,10 @@ def account_import(
                           f"{bad_rows} skipped.")
     if reallocate and changed_ids and not assigned:  # assignments given in the file are not second-guessed
         summary["reallocation"] = _reallocate(changed_ids, progress)
+    if changed_ids:
+        from performance.services.kpis import kpi_refresh_for_accounts
+
+        kpi_refresh_for_accounts(account_ids=changed_ids, reason="accounts imported")
     return summary
 
 

@@ -1,5 +1,8 @@
 """Celery entry points for territories: thin wrappers that take ids and call the services."""
 
+from contextlib import contextmanager
+from types import SimpleNamespace
+
 from celery import shared_task
 
 from core.services import job_run
@@ -21,5 +24,48 @@ def geo_unit_import_task(job_id: int, path: str, layer_name: str, code_field: st
     def work(job, progress):
         return geo_unit_import(path=path, layer_name=layer_name, code_field=code_field, name_field=name_field,
                                kind=kind, repair=repair, skip_bad_features=skip_bad_features, progress=progress)
+
+    job_run(job_id=job_id, work=work)
+
+
+@contextmanager
+def _acting_as(user):
+    """Attribute the history rows a job writes to whoever queued it (there is no request in a worker)."""
+    from simple_history.models import HistoricalRecords
+
+    previous = getattr(HistoricalRecords.context, "request", None)
+    HistoricalRecords.context.request = SimpleNamespace(user=user) if user is not None else None
+    try:
+        yield
+    finally:
+        HistoricalRecords.context.request = previous
+
+
+@shared_task(acks_late=True)
+def scenario_activate_task(job_id: int, scenario_id: int) -> None:
+    """Activate a scenario (the active one is archived in the same transaction); a job for the API."""
+    from territories.models import Scenario
+    from territories.services.scenarios import scenario_activate
+
+    def work(job, progress):
+        with _acting_as(job.created_by):
+            scenario = scenario_activate(scenario=Scenario.objects.get(pk=scenario_id), actor=job.created_by)
+        return {"scenario": scenario.pk, "previous_active": scenario.previous_active_id,
+                "message": f'Scenario "{scenario.name}" is active.'}
+
+    job_run(job_id=job_id, work=work)
+
+
+@shared_task(acks_late=True)
+def scenario_rollback_task(job_id: int, scenario_id: int) -> None:
+    """Put the previously active scenario back in force; a job for the API."""
+    from territories.models import Scenario
+    from territories.services.scenarios import scenario_rollback
+
+    def work(job, progress):
+        with _acting_as(job.created_by):
+            restored = scenario_rollback(scenario=Scenario.objects.get(pk=scenario_id), actor=job.created_by)
+        return {"scenario": restored.pk, "rolled_back": scenario_id,
+                "message": f'Scenario "{restored.name}" is active again.'}
 
     job_run(job_id=job_id, work=work)

@@ -1,0 +1,95 @@
+"""Helpers shared by bench/suite.py and bench/loadtest.py: the benchmark database, timing and memory figures."""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgis://territory:territory@127.0.0.1:5432/territory"
+# bench/allocation.py keeps its own data in <name>_bench, so the suite's database has a name of its own.
+SUITE_DATABASE = "territory_bench_suite"
+
+
+def database_name_for_scale(scale: float) -> str:
+    """One database per scale, so a quick run never throws away the full data set."""
+    if scale >= 1:
+        return SUITE_DATABASE
+    return f"{SUITE_DATABASE}_s{str(scale).replace('.', '_')}"
+
+
+def database_url(name: str, base_url: str | None = None) -> str:
+    parts = urlsplit(base_url or os.environ.get("DATABASE_URL", DEFAULT_URL))
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def database_ensure(url: str) -> bool:
+    """Create the database when missing; True when it was created."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            return False
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return True
+
+
+def django_setup(url: str, settings_module: str = "config.settings.local") -> None:
+    """Point Django at the benchmark database (DEBUG off, so no query log grows) and set it up."""
+    sys.path.insert(0, str(ROOT))
+    os.environ["DATABASE_URL"] = url
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+    os.environ.setdefault("DJANGO_DEBUG", "false")
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    settings.DEBUG = False
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def process_peak_rss_mb(pid: int) -> float | None:
+    """Another process's peak resident memory (VmHWM), while it runs."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..1)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def timed(function, *args, **kwargs) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = function(*args, **kwargs)
+    return time.perf_counter() - started, result
+
+
+def load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())

@@ -41,9 +41,8 @@ from core.api.permissions import IsManager, IsManagerOrReadOnly
 from core.api.schema import ErrorDocumentingAutoSchema
 from core.api.serializers import JobAcceptedSerializer
 from core.api.uploads import upload_store
-from core.api_commands import idempotency_key, job_accepted_response
+from core.api_commands import IDEMPOTENCY_PARAMETER, JOB_ACCEPTED_EXAMPLE, command_accept, command_replay
 from core.models import Job
-from core.services import job_create, job_enqueue
 from territories.models import Scenario
 
 
@@ -127,7 +126,8 @@ class AccountViewSet(viewsets.ModelViewSet):
         queryset = self.filter_queryset(account_list_with_alignment(user=request.user, scenario=scenario))
         return account_export_response(queryset.order_by("external_id"), file_format)
 
-    @extend_schema(request={"multipart/form-data": AccountImportSerializer}, responses={202: JobAcceptedSerializer})
+    @extend_schema(request={"multipart/form-data": AccountImportSerializer}, parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={202: JobAcceptedSerializer}, examples=[JOB_ACCEPTED_EXAMPLE])
     @action(detail=False, methods=["post"], url_path="import", permission_classes=[IsManager],
             parser_classes=[MultiPartParser, FormParser])
     def import_file(self, request):
@@ -137,12 +137,13 @@ class AccountViewSet(viewsets.ModelViewSet):
         payload = AccountImportSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         options = dict(payload.validated_data)
+        if (replay := command_replay(request)) is not None:
+            return replay
         path = upload_store(file=options.pop("file"), allowed_suffixes={".csv", ".geojson", ".json"})
-        job = job_create(kind=Job.Kind.ACCOUNT_IMPORT, params={"path": path, **options}, created_by=request.user,
-                         idempotency_key=idempotency_key(request))
-        job_enqueue(job=job, task=account_import_task,
-                    args=(path, None, options["skip_bad_rows"], options.get("scenario"), options["reallocate"]))
-        return job_accepted_response(job)
+        return command_accept(
+            request, kind=Job.Kind.ACCOUNT_IMPORT, params={"path": path, **options}, task=account_import_task,
+            args=(path, None, options["skip_bad_rows"], options.get("scenario"), options["reallocate"]),
+        )
 
 
 def account_export_response(queryset, file_format: str) -> StreamingHttpResponse:
@@ -194,21 +195,20 @@ class AllocationViewSet(viewsets.ViewSet):
         if scenario.status == Scenario.Status.ARCHIVED:
             raise ValidationError({"scenario": "This scenario is archived; clone it to allocate accounts."})
         kind = Job.Kind.ALLOCATION_PREVIEW if dry_run else Job.Kind.ALLOCATION
-        job = job_create(kind=kind, params={"scenario": scenario.pk, "dry_run": dry_run,
-                                            "account_ids": data.get("account_ids"),
-                                            "territory_ids": data.get("territory_ids")},
-                         created_by=request.user, idempotency_key=idempotency_key(request))
-        job_enqueue(job=job, task=allocation_run_task,
-                    args=(scenario.pk, dry_run, data.get("account_ids"), data.get("territory_ids")))
-        return job_accepted_response(job)
+        params = {"scenario": scenario.pk, "dry_run": dry_run, "account_ids": data.get("account_ids"),
+                  "territory_ids": data.get("territory_ids")}
+        return command_accept(request, kind=kind, params=params, task=allocation_run_task,
+                              args=(scenario.pk, dry_run, data.get("account_ids"), data.get("territory_ids")))
 
-    @extend_schema(request=AllocationRequestSerializer, responses={202: JobAcceptedSerializer})
+    @extend_schema(request=AllocationRequestSerializer, parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={202: JobAcceptedSerializer}, examples=[JOB_ACCEPTED_EXAMPLE])
     @action(detail=False, methods=["post"])
     def preview(self, request):
         """A dry run: moves from -> to, unassigned accounts and multi-matches, with nothing changed."""
         return self._start(request, dry_run=True)
 
-    @extend_schema(request=AllocationRequestSerializer, responses={202: JobAcceptedSerializer})
+    @extend_schema(request=AllocationRequestSerializer, parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={202: JobAcceptedSerializer}, examples=[JOB_ACCEPTED_EXAMPLE])
     @action(detail=False, methods=["post"])
     def run(self, request):
         """Allocate and write: changed assignments are closed and new ones recorded with their reason."""

@@ -2,7 +2,6 @@
 
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
@@ -10,6 +9,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from core.api_commands import IDEMPOTENCY_PARAMETER, JOB_ACCEPTED_EXAMPLE, idempotency_key, job_accepted_response
 from performance.api.serializers import (
     ImportReportSerializer,
     JobReferenceSerializer,
@@ -171,26 +171,27 @@ class KpiSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return kpi_snapshot_list(user=self.request.user)
 
-    @extend_schema(request=KpiRecomputeSerializer,
+    @extend_schema(request=KpiRecomputeSerializer, parameters=[IDEMPOTENCY_PARAMETER], examples=[JOB_ACCEPTED_EXAMPLE],
                    responses={202: JobReferenceSerializer, 400: INVALID_BODY, 404: NOT_FOUND})
     @action(detail=False, methods=["post"], permission_classes=[IsManager], parser_classes=[JSONParser, FormParser])
     def recompute(self, request, *args, **kwargs):
-        """Queue a recompute and answer 202 with the job to poll (GET /jobs/<id>/ with Accept: application/json)."""
+        """Queue a recompute and answer 202 with the job to poll at /api/v1/jobs/{id}/."""
         payload = KpiRecomputeSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         scenario = _scenario(data.get("scenario"))
+        key = idempotency_key(request)
         if data.get("history_months"):
-            job = kpi_history_request(scenario=scenario, months=data["history_months"], user=request.user)
+            job = kpi_history_request(scenario=scenario, months=data["history_months"], user=request.user,
+                                      idempotency_key=key)
         else:
             if data.get("period_start"):
                 period = Period(data["period_start"], data["period_end"])
             else:
                 period = period_of(data.get("period") or "month", data.get("date") or local_today())
             job = kpi_recompute_request(scenario=scenario, period=period, territory_ids=data.get("territory_ids"),
-                                        user=request.user)
-        url = reverse("core:job-detail", args=[job.pk])
-        return Response({"job": job.pk, "status": job.status, "url": url}, status=status.HTTP_202_ACCEPTED)
+                                        user=request.user, idempotency_key=key)
+        return job_accepted_response(job)
 
     @extend_schema(responses={(200, "text/csv"): OpenApiResponse(description="The filtered snapshots as CSV"),
                               400: INVALID_FILTER})

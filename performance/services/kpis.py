@@ -159,24 +159,24 @@ def kpi_recompute_periods(
 
 
 def kpi_recompute_request(
-    *, scenario: Scenario, period: Period, territory_ids: list[int] | None = None, user=None
+    *, scenario: Scenario, period: Period, territory_ids: list[int] | None = None, user=None, idempotency_key: str = ""
 ) -> Job:
     """Create a KPI recompute job and queue its task once the transaction commits."""
     from performance.tasks import kpi_recompute_task
 
     params = {"scenario_id": scenario.pk, "period_start": period.start.isoformat(),
               "period_end": period.end.isoformat(), "territory_ids": territory_ids}
-    job = job_create(kind=Job.Kind.KPI_RECOMPUTE, params=params, created_by=user)
+    job = job_create(kind=Job.Kind.KPI_RECOMPUTE, params=params, created_by=user, idempotency_key=idempotency_key)
     return job_enqueue(job=job, task=kpi_recompute_task,
                        args=(scenario.pk, params["period_start"], params["period_end"], territory_ids))
 
 
-def kpi_history_request(*, scenario: Scenario, months: int = 12, user=None) -> Job:
+def kpi_history_request(*, scenario: Scenario, months: int = 12, user=None, idempotency_key: str = "") -> Job:
     """Create a job recomputing the last `months` months plus this quarter and year (for trends)."""
     from performance.tasks import kpi_recompute_history_task
 
     job = job_create(kind=Job.Kind.KPI_RECOMPUTE, params={"scenario_id": scenario.pk, "months": months},
-                     created_by=user)
+                     created_by=user, idempotency_key=idempotency_key)
     return job_enqueue(job=job, task=kpi_recompute_history_task, args=(scenario.pk, months))
 
 

@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework_gis.filters import InBBoxFilter
@@ -15,9 +16,13 @@ from core.api.permissions import IsManager, IsManagerOrReadOnly
 from core.api.schema import ErrorDocumentingAutoSchema
 from core.api.serializers import JobAcceptedSerializer
 from core.api.uploads import upload_store
-from core.api_commands import idempotency_key, job_accepted_response
+from core.api_commands import (
+    IDEMPOTENCY_PARAMETER,
+    JOB_ACCEPTED_EXAMPLE,
+    command_accept,
+    command_replay,
+)
 from core.models import Job
-from core.services import job_create, job_enqueue
 from territories import services
 from territories.api.serializers import (
     AssignmentRuleSerializer,
@@ -83,11 +88,18 @@ class ScenarioViewSet(viewsets.ModelViewSet):
                                         created_by=request.user)
         return Response(ScenarioSerializer(clone).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses=ScenarioSerializer)
+    @extend_schema(request=None, parameters=[IDEMPOTENCY_PARAMETER], responses={202: JobAcceptedSerializer},
+                   examples=[JOB_ACCEPTED_EXAMPLE])
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
-        scenario = services.scenario_activate(scenario=self.get_object(), actor=request.user)
-        return Response(ScenarioSerializer(scenario).data)
+        """Queue the activation (the active scenario is archived in the same transaction); poll the job."""
+        from territories.tasks import scenario_activate_task
+
+        scenario = self.get_object()
+        if scenario.status == Scenario.Status.ACTIVE:
+            raise ValidationError(f'Scenario "{scenario.name}" is already active.')
+        return command_accept(request, kind=Job.Kind.ACTIVATION, params={"scenario": scenario.pk},
+                              task=scenario_activate_task, args=(scenario.pk,))
 
     @extend_schema(request=ScenarioScheduleSerializer, responses=ScenarioSerializer)
     @action(detail=True, methods=["post"])
@@ -98,11 +110,20 @@ class ScenarioViewSet(viewsets.ModelViewSet):
                                                          actor=request.user)
         return Response(ScenarioSerializer(scenario).data)
 
-    @extend_schema(request=None, responses=ScenarioSerializer)
+    @extend_schema(request=None, parameters=[IDEMPOTENCY_PARAMETER], responses={202: JobAcceptedSerializer},
+                   examples=[JOB_ACCEPTED_EXAMPLE])
     @action(detail=True, methods=["post"])
     def rollback(self, request, pk=None):
-        restored = services.scenario_rollback(scenario=self.get_object(), actor=request.user)
-        return Response(ScenarioSerializer(restored).data)
+        """Queue putting the previously active scenario back in force (this one returns to planning)."""
+        from territories.tasks import scenario_rollback_task
+
+        scenario = self.get_object()
+        if scenario.status != Scenario.Status.ACTIVE:
+            raise ValidationError("Only the active scenario can be rolled back.")
+        if scenario.previous_active_id is None:
+            raise ValidationError(f'Scenario "{scenario.name}" has no previously active scenario to roll back to.')
+        return command_accept(request, kind=Job.Kind.ROLLBACK, params={"scenario": scenario.pk},
+                              task=scenario_rollback_task, args=(scenario.pk,))
 
     @extend_schema(request=ScenarioCompareSerializer, responses=ScenarioComparisonSerializer)
     @action(detail=True, methods=["post"], permission_classes=[IsManagerOrReadOnly])
@@ -234,22 +255,25 @@ class GeoUnitViewSet(viewsets.ReadOnlyModelViewSet):
     schema = ErrorDocumentingAutoSchema()
     queryset = GeoUnit.objects.order_by("layer_id", "code")
 
-    @extend_schema(request={"multipart/form-data": GeoUnitImportSerializer}, responses={202: JobAcceptedSerializer})
+    @extend_schema(request={"multipart/form-data": GeoUnitImportSerializer}, parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={202: JobAcceptedSerializer}, examples=[JOB_ACCEPTED_EXAMPLE])
     @action(detail=False, methods=["post"], url_path="import", permission_classes=[IsManager],
             parser_classes=[MultiPartParser, FormParser])
     def import_file(self, request):
+        """Upload a GeoJSON or zipped shapefile; the import runs as a job whose result holds the report."""
         from territories.tasks import geo_unit_import_task
 
         payload = GeoUnitImportSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         options = dict(payload.validated_data)
+        if (replay := command_replay(request)) is not None:
+            return replay
         path = upload_store(file=options.pop("file"), allowed_suffixes={".geojson", ".json", ".zip"})
-        job = job_create(kind=Job.Kind.GEO_UNIT_IMPORT, params={"path": path, **options}, created_by=request.user,
-                         idempotency_key=idempotency_key(request))
-        job_enqueue(job=job, task=geo_unit_import_task,
-                    args=(path, options["layer_name"], options["code_field"], options["name_field"],
-                          options["kind"], options["repair"], options["skip_bad_features"]))
-        return job_accepted_response(job)
+        return command_accept(
+            request, kind=Job.Kind.GEO_UNIT_IMPORT, params={"path": path, **options}, task=geo_unit_import_task,
+            args=(path, options["layer_name"], options["code_field"], options["name_field"], options["kind"],
+                  options["repair"], options["skip_bad_features"]),
+        )
 
 
 class AssignmentRuleViewSet(viewsets.ModelViewSet):

@@ -84,7 +84,7 @@ def test_recompute_post_returns_a_job_and_queues_it_after_commit(api_client, wor
     assert response.status_code == 202
     job = Job.objects.get(pk=response.json()["job"])
     assert (job.kind, job.status, job.params["period_start"]) == ("kpi_recompute", "queued", "2024-07-01")
-    assert response.json()["url"] == f"/jobs/{job.pk}/"
+    assert response.json()["url"] == f"/api/v1/jobs/{job.pk}/"
     assert len(callbacks) == 1  # the task is sent only once the transaction commits
     bad = api_client.post("/api/v1/kpi-snapshots/recompute/", {"period_start": "2024-07-01"}, format="json")
     assert bad.status_code == 400

@@ -3,6 +3,7 @@
 import pytest
 
 from territories.models import Scenario, Territory
+from tests.api.jobs import job_run_now
 from tests.factories import ScenarioFactory, TerritoryFactory, square
 
 pytestmark = pytest.mark.django_db
@@ -21,13 +22,17 @@ def test_scenario_lifecycle_through_the_api(manager_api):
     TerritoryFactory(scenario_id=scenario_id, code="N")
     clone = manager_api.post(f"/api/v1/scenarios/{scenario_id}/clone/", {"name": "FY27 b"}, format="json")
     assert clone.status_code == 201 and clone.json()["cloned_from"] == scenario_id
-    assert manager_api.post(f"/api/v1/scenarios/{scenario_id}/activate/").json()["status"] == "active"
-    second = manager_api.post(f"/api/v1/scenarios/{clone.json()['id']}/activate/").json()
+    assert job_run_now(manager_api.post(f"/api/v1/scenarios/{scenario_id}/activate/")).status == "succeeded"
+    assert manager_api.post(f"/api/v1/scenarios/{scenario_id}/activate/").status_code == 400  # already active
+    job = job_run_now(manager_api.post(f"/api/v1/scenarios/{clone.json()['id']}/activate/"))
+    assert (job.status, job.result["previous_active"]) == ("succeeded", scenario_id)
+    second = manager_api.get(f"/api/v1/scenarios/{clone.json()['id']}/").json()
     assert (second["status"], second["previous_active"]) == ("active", scenario_id)
     compared = manager_api.post(f"/api/v1/scenarios/{scenario_id}/compare/", {"other": second["id"]}, format="json")
     assert compared.status_code == 200 and compared.json()["totals"]["accounts_moved"] == 0
-    rolled = manager_api.post(f"/api/v1/scenarios/{second['id']}/rollback/")
-    assert rolled.status_code == 200 and rolled.json()["id"] == scenario_id
+    rolled = job_run_now(manager_api.post(f"/api/v1/scenarios/{second['id']}/rollback/"))
+    assert (rolled.status, rolled.result["scenario"]) == ("succeeded", scenario_id)
+    assert Scenario.objects.get(pk=scenario_id).status == "active"
     refused = manager_api.post("/api/v1/territories/", {
         "type": "Feature", "geometry": None,
         "properties": {"scenario": scenario_id, "name": "X", "code": "X"}}, format="json")

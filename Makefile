@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: demo test setup lint bench-optimizer bench-map bench-allocation bench-kpi bench-routes
+.PHONY: demo test setup lint bench-optimizer bench-map bench-allocation bench-kpi bench-routes bench loadtest
 
 setup:
 	bash scripts/bootstrap.sh setup
@@ -39,3 +39,11 @@ bench-routes: setup
 
 bench-map: setup
 	$(PY) bench/map.py --accounts $(or $(ACCOUNTS),1000000) $(BENCH_ARGS)
+
+# The scale suite: a million accounts in territory_bench_suite (built once; BENCH_ARGS=--reuse measures it again).
+bench: setup
+	$(PY) bench/suite.py $(BENCH_ARGS)
+
+# gunicorn serving that data set, driven by 50 clients from a second process (LOADTEST_ARGS=--seconds 60 ...).
+loadtest: setup
+	$(PY) bench/loadtest.py $(LOADTEST_ARGS)

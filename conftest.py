@@ -15,6 +15,8 @@ TEST_QUEUE = f"test-{uuid.uuid4().hex[:8]}"
 
 
 def pytest_configure(config):
+    if not config.pluginmanager.hasplugin("django"):
+        return  # e.g. `pytest -p no:django tests/optimizer`: the optimiser needs no Django
     from django.conf import settings
 
     settings.CELERY_TASK_DEFAULT_QUEUE = TEST_QUEUE

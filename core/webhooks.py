@@ -20,6 +20,12 @@ def webhook_signature(*, secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def webhook_is_subscribed(event: str) -> bool:
+    """Whether any active subscription wants `event` (so emitters can skip building a payload nobody reads)."""
+    return any(event in events for events in WebhookSubscription.objects.filter(is_active=True)
+               .values_list("events", flat=True))
+
+
 def webhook_emit(*, event: str, payload: dict) -> list[WebhookDelivery]:
     """Record a delivery per subscriber of `event` and send them after the current transaction commits."""
     subscriptions = [s for s in WebhookSubscription.objects.filter(is_active=True) if event in s.events]

@@ -167,6 +167,34 @@ def _write(cursor, plan: _Plan, *, run_id: int, now: dt.datetime, had_current: b
     return {"closed": closed, "inserted": cursor.rowcount}
 
 
+def _announce_reassigned(cursor, *, scenario: Scenario, run: AllocationRun, total: int, had_current: bool) -> None:
+    """One account.reassigned event for the run (sent after commit), listing the first accounts that moved."""
+    from accounts.services.events import ACCOUNTS_PER_EVENT, account_reassigned_emit
+    from core.webhooks import webhook_is_subscribed
+
+    if not webhook_is_subscribed("account.reassigned"):
+        return
+    if had_current:
+        cursor.execute(
+            """
+            SELECT coalesce(opening.account_id, closing.account_id), closing.territory_id, opening.territory_id
+            FROM (SELECT current_account_id AS account_id, min(current_territory_id) AS territory_id
+                  FROM _alloc_diff WHERE current_id IS NOT NULL GROUP BY current_account_id) closing
+            FULL JOIN (SELECT account_id, min(territory_id) AS territory_id FROM _alloc_diff
+                       WHERE current_id IS NULL GROUP BY account_id) opening
+              ON opening.account_id = closing.account_id
+            WHERE closing.territory_id IS DISTINCT FROM opening.territory_id
+            ORDER BY 1 LIMIT %s
+            """,
+            [ACCOUNTS_PER_EVENT],
+        )
+    else:
+        cursor.execute("SELECT account_id, NULL, min(territory_id) FROM _alloc_result GROUP BY account_id "
+                       "ORDER BY 1 LIMIT %s", [ACCOUNTS_PER_EVENT])
+    account_reassigned_emit(scenario_id=scenario.pk, source="allocation", moves=cursor.fetchall(), total=total,
+                            run_id=run.pk, actor=run.created_by)
+
+
 def _scope(cursor, scenario: Scenario, *, account_ids, territory_ids, progress: Progress) -> str:
     """Limit an incremental run to some accounts; returns the SQL filter on alias `a` (empty for a full run)."""
     if account_ids is None and territory_ids is None:
@@ -271,6 +299,9 @@ def allocation_execute(
                     progress(80, "Writing assignments")
                 summary.update(_write(cursor, plan, run_id=run.pk, now=now,
                                       had_current=summary["assigned_before"] > 0))
+                if summary["changed"]:
+                    _announce_reassigned(cursor, scenario=scenario, run=run, total=summary["changed"],
+                                         had_current=summary["assigned_before"] > 0)
                 lap("write")
                 _drop_work_tables(cursor)
     summary.update({

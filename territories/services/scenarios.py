@@ -200,6 +200,12 @@ def scenario_activate(*, scenario: Scenario, actor=None, via: str = "manual") ->
     target.save(update_fields=["status", "activated_at", "archived_at", "scheduled_activation_at",
                                "previous_active", "updated_at"])
     _event(target, ScenarioEvent.Action.ACTIVATED, actor, via=via, replaced=current.pk if current else None)
+    from core.webhooks import webhook_emit
+
+    # Recorded in this transaction, sent only once it commits (nothing is announced if the activation fails).
+    webhook_emit(event="scenario.activated", payload={
+        "scenario": target.pk, "name": target.name, "activated_at": now, "via": via,
+        "previous_active": current.pk if current else None, "actor": getattr(actor, "username", None)})
     scenario.refresh_from_db()
     return target
 

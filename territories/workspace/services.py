@@ -227,6 +227,7 @@ def units_move(*, scenario_id: int, version: int | None, unit_ids: list[int], te
     touched, rebuilt = _apply(scenario=scenario, payload=forward,
                               reason=f"Geo unit moved on the map to {_label(target)}")
     _bump_versions(scenario=scenario, territory_ids=touched - rebuilt)
+    _announce_moves(scenario=scenario, payload=forward, actor=actor, source="geography")
     return _record(scenario=scenario, kind=ScenarioEdit.Kind.MOVE_UNITS, forward=forward, inverse=inverse,
                    summary=summary, territory_ids=touched, actor=actor)
 
@@ -267,6 +268,7 @@ def accounts_move(*, scenario_id: int, version: int | None, account_ids: list[in
                "close": [[a, to] for a, source, to in moves if source is None], "account_source": "manual"}
     touched, _ = _apply(scenario=scenario, payload=forward, reason=f"Moved on the map to {_label(target)}")
     _bump_versions(scenario=scenario, territory_ids=touched)
+    _announce_moves(scenario=scenario, payload=forward, actor=actor)
     return _record(scenario=scenario, kind=ScenarioEdit.Kind.MOVE_ACCOUNTS, forward=forward, inverse=inverse,
                    summary=f"{len(moves)} account{'s' if len(moves) != 1 else ''} moved to {_label(target)}",
                    territory_ids=touched, actor=actor)
@@ -313,7 +315,18 @@ def _replay(*, scenario: Scenario, edit: ScenarioEdit, payload: dict, verb: str)
     _close_assignments(scenario=scenario, pairs=payload.get("close", []))
     touched |= {p[1] for p in payload.get("close", [])}
     _bump_versions(scenario=scenario, territory_ids=touched - rebuilt)
+    _announce_moves(scenario=scenario, payload=payload, source=payload.get("account_source", "manual"))
     return touched
+
+
+def _announce_moves(*, scenario: Scenario, payload: dict, actor=None, source: str = "manual") -> None:
+    """One account.reassigned webhook (after commit) for the accounts a move, undo or redo put elsewhere."""
+    from accounts.services.events import account_reassigned_emit
+
+    moves = [tuple(move) for move in payload.get("accounts", [])]
+    moves += [(account, territory, None) for account, territory in payload.get("close", [])]
+    if moves:
+        account_reassigned_emit(scenario_id=scenario.pk, source=source, moves=moves, actor=actor)
 
 
 @transaction.atomic

@@ -30,7 +30,10 @@ class Scenario(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    optimizer_report = models.JSONField(
+        null=True, blank=True, help_text="Figures of the optimiser run that made this scenario (balance, shape, moves)."
+    )
+    history = HistoricalRecords(excluded_fields=["optimizer_report"])
 
     class Meta:
         ordering = ["-status", "name"]

@@ -69,3 +69,28 @@ def scenario_rollback_task(job_id: int, scenario_id: int) -> None:
                 "message": f'Scenario "{restored.name}" is active again.'}
 
     job_run(job_id=job_id, work=work)
+
+
+@shared_task(acks_late=True)
+def optimizer_run_task(job_id: int, scenario_id: int, params: dict) -> None:
+    """Design or realign a scenario's territories into a new planning scenario (routed to the optimizer queue)."""
+    from territories.models import Scenario, Territory
+    from territories.services.optimizer_runs import optimizer_run
+
+    def work(job, progress):
+        parent_id = params.get("parent")
+        with _acting_as(job.created_by):
+            result = optimizer_run(
+                scenario=Scenario.objects.get(pk=scenario_id), k=params.get("k"),
+                balance={name: tuple(target) for name, target in params["balance"].items()},
+                mode=params.get("mode", "design"), seed=params.get("seed", 0),
+                time_limit=params.get("time_limit", 60), name=params.get("name") or None,
+                parent=Territory.objects.get(pk=parent_id) if parent_id else None,
+                user=job.created_by, progress=progress,
+            )
+        summary = result.optimizer_report["summary"]
+        return {"scenario": result.pk, "source_scenario": scenario_id, "summary": summary,
+                "message": f'Scenario "{result.name}" created: largest deviation {summary["max_rel_dev"]:.1%}, '
+                           f'{"contiguous" if summary["contiguous"] else "NOT contiguous"}.'}
+
+    job_run(job_id=job_id, work=work)

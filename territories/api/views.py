@@ -1,8 +1,13 @@
 """Viewsets of the territories API: parse input, call one service or selector, render the result."""
 
+import math
+
+from django.contrib.gis.db.models.functions import GeomOutputGeoFunc
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models import Value
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -14,7 +19,7 @@ from core.api.concurrency import expected_version, version_check
 from core.api.pagination import GeoJsonPagePagination, PagePagination
 from core.api.permissions import IsManager, IsManagerOrReadOnly
 from core.api.schema import ErrorDocumentingAutoSchema
-from core.api.serializers import JobAcceptedSerializer
+from core.api.serializers import JobAcceptedSerializer, requested_fields
 from core.api.uploads import upload_store
 from core.api_commands import (
     IDEMPOTENCY_PARAMETER,
@@ -24,6 +29,7 @@ from core.api_commands import (
 )
 from core.models import Job
 from territories import services
+from territories.api.optimize import ScenarioOptimizeSerializer
 from territories.api.serializers import (
     AssignmentRuleSerializer,
     GeoUnitImportSerializer,
@@ -125,6 +131,31 @@ class ScenarioViewSet(viewsets.ModelViewSet):
         return command_accept(request, kind=Job.Kind.ROLLBACK, params={"scenario": scenario.pk},
                               task=scenario_rollback_task, args=(scenario.pk,))
 
+    @extend_schema(request=ScenarioOptimizeSerializer, parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={202: JobAcceptedSerializer}, examples=[JOB_ACCEPTED_EXAMPLE])
+    @action(detail=True, methods=["post"])
+    def optimize(self, request, pk=None):
+        """Queue an optimiser run (design or realign) of the leaf territories; the job's result names the new
+        planning scenario and its report. k above the number of units or an unknown measure answer 400 at once."""
+        from territories.services.optimizer_runs import optimizer_run_check
+        from territories.tasks import optimizer_run_task
+
+        scenario = self.get_object()
+        replay = command_replay(request)
+        if replay is not None:
+            return replay
+        payload = ScenarioOptimizeSerializer(data=request.data, context={"scenario": scenario})
+        payload.is_valid(raise_exception=True)
+        params = payload.job_params()
+        try:
+            optimizer_run_check(scenario=scenario, k=params["k"], mode=params["mode"],
+                                balance={name: tuple(target) for name, target in params["balance"].items()},
+                                parent=payload.validated_data.get("parent"))
+        except DjangoValidationError as exc:
+            raise ValidationError({"detail": exc.messages[0]}) from exc
+        return command_accept(request, kind=Job.Kind.OPTIMIZER, params=dict(params, scenario=scenario.pk),
+                              task=optimizer_run_task, args=(scenario.pk, params))
+
     @extend_schema(request=ScenarioCompareSerializer, responses=ScenarioComparisonSerializer)
     @action(detail=True, methods=["post"], permission_classes=[IsManagerOrReadOnly])
     def compare(self, request, pk=None):
@@ -154,6 +185,24 @@ class ScenarioViewSet(viewsets.ModelViewSet):
         return Response(services.territory_overlaps_and_gaps(scenario=scenario, parent=parent, min_area_m2=min_area))
 
 
+class SimplifyPreserveTopology(GeomOutputGeoFunc):
+    """PostGIS's ST_SimplifyPreserveTopology: fewer vertices, never an invalid or vanished polygon; kept a
+    MultiPolygon like the full boundary (PostGIS hands back a Polygon when only one part is left)."""
+
+    function = "ST_SimplifyPreserveTopology"
+    template = "ST_Multi(%(function)s(%(expressions)s))"
+
+
+SIMPLIFY_PARAMETER = OpenApiParameter(
+    "simplify", float, description="Send each boundary simplified to this tolerance in degrees (0 < tolerance <= 1; "
+                                   "0.01 is about 1 km), for maps at low zoom.")
+FIELDS_PARAMETER = OpenApiParameter(
+    "fields", str, description="Comma-separated properties to send (e.g. `code,name`); the boundary is null unless "
+                               "`boundary` is named, which saves most of the bandwidth.")
+
+
+@extend_schema_view(list=extend_schema(parameters=[FIELDS_PARAMETER, SIMPLIFY_PARAMETER]),
+                    retrieve=extend_schema(parameters=[FIELDS_PARAMETER, SIMPLIFY_PARAMETER]))
 class TerritoryViewSet(viewsets.ModelViewSet):
     """Territories as GeoJSON features; filter by scenario, parent, depth, type and the map's bbox."""
 
@@ -168,7 +217,30 @@ class TerritoryViewSet(viewsets.ModelViewSet):
     ordering_fields = ["code", "name", "depth"]
 
     def get_queryset(self):
-        return Territory.objects.select_related("territory_type").order_by("scenario_id", "depth", "code")
+        queryset = Territory.objects.select_related("territory_type").order_by("scenario_id", "depth", "code")
+        fields = requested_fields(self.request)
+        if fields is not None and "boundary" not in fields:
+            return queryset.defer("boundary")  # not read from the database either
+        tolerance = self._simplify_tolerance()
+        if tolerance is not None:
+            queryset = queryset.annotate(boundary_simplified=SimplifyPreserveTopology("boundary", Value(tolerance)))
+            return queryset.defer("boundary")
+        return queryset
+
+    def _simplify_tolerance(self) -> float | None:
+        raw = self.request.query_params.get("simplify") if self.request.method in ("GET", "HEAD") else None
+        if raw is None:
+            return None
+        try:
+            tolerance = float(raw)
+        except ValueError:
+            tolerance = math.nan
+        if not 0 < tolerance <= 1:
+            raise ValidationError({"simplify": "Give a tolerance in degrees greater than 0 and at most 1, e.g. 0.01."})
+        return tolerance
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "simplify": self._simplify_tolerance()}
 
     def perform_create(self, serializer):
         data = serializer.validated_data

@@ -1,0 +1,55 @@
+"""Input of the optimise command: k, the measures to balance with weight and tolerance, mode, seed, time limit."""
+
+from rest_framework import serializers
+
+from territories.models import Territory
+from territories.services.optimizer_runs import MEASURES, MODES
+
+
+class BalanceTargetSerializer(serializers.Serializer):
+    weight = serializers.FloatField(min_value=0, default=1.0)
+    tolerance = serializers.FloatField(min_value=0.001, max_value=0.9, default=0.05,
+                                       help_text="Largest relative deviation from the mean, e.g. 0.05 for 5%.")
+
+
+class ScenarioOptimizeSerializer(serializers.Serializer):
+    """Parameters of an optimiser run over a scenario's leaf territories (the result is a new scenario)."""
+
+    k = serializers.IntegerField(min_value=1, required=False, allow_null=True,
+                                 help_text="Number of territories (design); empty keeps the number of leaves.")
+    balance = serializers.DictField(
+        child=BalanceTargetSerializer(), required=False,
+        help_text=f"Measure → {{weight, tolerance}}; measures: {', '.join(MEASURES)}. Default: potential within 5%.",
+    )
+    mode = serializers.ChoiceField(choices=MODES, default="design")
+    seed = serializers.IntegerField(min_value=0, default=0)
+    time_limit = serializers.FloatField(min_value=5, max_value=600, default=60)
+    parent = serializers.PrimaryKeyRelatedField(
+        queryset=Territory.objects.all(), required=False, allow_null=True,
+        help_text="Only the leaves under this region or district; empty: every leaf territory.",
+    )
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    def validate_balance(self, value):
+        unknown = sorted(set(value) - set(MEASURES))
+        if unknown:
+            raise serializers.ValidationError(f"Unknown measure “{unknown[0]}”; use one of {', '.join(MEASURES)}.")
+        if value and not any(target["weight"] > 0 for target in value.values()):
+            raise serializers.ValidationError("At least one measure needs a positive weight.")
+        return value
+
+    def validate(self, attrs):
+        scenario = self.context["scenario"]
+        parent = attrs.get("parent")
+        if parent is not None and parent.scenario_id != scenario.pk:
+            raise serializers.ValidationError({"parent": f"Territory {parent.code} is not part of this scenario."})
+        return attrs
+
+    def job_params(self) -> dict:
+        data = self.validated_data
+        balance = data.get("balance") or {"potential": {"weight": 1.0, "tolerance": 0.05}}
+        return {
+            "k": data.get("k"), "mode": data["mode"], "seed": data["seed"], "time_limit": data["time_limit"],
+            "balance": {name: [target["weight"], target["tolerance"]] for name, target in balance.items()},
+            "parent": data["parent"].pk if data.get("parent") else None, "name": data.get("name") or "",
+        }

@@ -7,3 +7,4 @@ def register(router) -> None:
     router.register("allocation", views.AllocationViewSet, basename="allocation")
     router.register("allocation-runs", views.AllocationRunViewSet, basename="allocation-run")
     router.register("alignment", views.AlignmentViewSet, basename="alignment")
+    router.register("assignments", views.AssignmentViewSet, basename="assignment")

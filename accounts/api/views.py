@@ -3,18 +3,23 @@
 Reps read only their own book: every account queryset comes from accounts.selectors.account_list(user).
 """
 
+from django.db.models import Q
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, viewsets
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts.api.serializers import (
+    BULK_MAX_ITEMS,
+    AccountBulkDocumentedSerializer,
+    AccountBulkSerializer,
     AccountHistorySerializer,
     AccountImportSerializer,
     AccountOverrideSerializer,
@@ -22,12 +27,15 @@ from accounts.api.serializers import (
     AlignmentRowSerializer,
     AllocationRequestSerializer,
     AllocationRunSerializer,
+    AssignmentListSerializer,
     AssignmentSerializer,
+    BulkReportSerializer,
 )
 from accounts.filters import AccountFilterSet, AccountOverrideFilterSet
-from accounts.models import AccountOverride
+from accounts.models import AccountAssignment, AccountOverride
 from accounts.selectors import (
     account_assignment_history,
+    account_list,
     account_list_with_alignment,
     account_owner_at,
     alignment_at,
@@ -35,11 +43,13 @@ from accounts.selectors import (
 )
 from accounts.services.accounts import account_create, account_update
 from accounts.services.exports import account_export_csv_rows, account_export_geojson_chunks
+from accounts.services.imports import account_upsert
 from accounts.services.overrides import override_create, override_deactivate
-from core.api.pagination import PagePagination
-from core.api.permissions import IsManager, IsManagerOrReadOnly
+from core.api.bulk import BULK_TOO_LARGE_RESPONSE, bulk_too_large_response
+from core.api.pagination import PageOrCursorPagination, PagePagination
+from core.api.permissions import IsManager, IsManagerOrReadOnly, user_is_manager
 from core.api.schema import ErrorDocumentingAutoSchema
-from core.api.serializers import JobAcceptedSerializer
+from core.api.serializers import JobAcceptedSerializer, requested_fields
 from core.api.uploads import upload_store
 from core.api_commands import IDEMPOTENCY_PARAMETER, JOB_ACCEPTED_EXAMPLE, command_accept, command_replay
 from core.models import Job
@@ -71,10 +81,17 @@ def parse_moment(value: str | None):
 AT_PARAMETER = OpenApiParameter("at", OpenApiTypes.DATETIME, description="ISO date or datetime (default: now)")
 
 
+ACCOUNT_FIELDS_PARAMETER = OpenApiParameter(
+    "fields", str, description="Comma-separated fields to send, e.g. `id,external_id,name,potential`; leaving out "
+                               "the territory and owner fields also spares the database their lookups.")
+
+
+@extend_schema_view(list=extend_schema(parameters=[ACCOUNT_FIELDS_PARAMETER]),
+                    retrieve=extend_schema(parameters=[ACCOUNT_FIELDS_PARAMETER]))
 class AccountViewSet(viewsets.ModelViewSet):
     """Accounts with their current territory and owner; reps see only theirs and cannot write."""
 
-    pagination_class = PagePagination
+    pagination_class = PageOrCursorPagination
     schema = ErrorDocumentingAutoSchema()
 
     serializer_class = AccountSerializer
@@ -83,6 +100,9 @@ class AccountViewSet(viewsets.ModelViewSet):
     ordering_fields = ["name", "external_id", "annual_revenue", "potential"]
 
     def get_queryset(self):
+        fields = requested_fields(self.request)
+        if fields is not None and not set(fields) & set(AccountSerializer.ALIGNMENT_FIELDS):
+            return account_list(user=self.request.user).order_by("name", "pk")
         return account_list_with_alignment(user=self.request.user).order_by("name", "pk")
 
     def perform_create(self, serializer):
@@ -125,6 +145,31 @@ class AccountViewSet(viewsets.ModelViewSet):
             scenario = get_object_or_404(Scenario, pk=request.query_params["scenario"])
         queryset = self.filter_queryset(account_list_with_alignment(user=request.user, scenario=scenario))
         return account_export_response(queryset.order_by("external_id"), file_format)
+
+    @extend_schema(
+        request=AccountBulkDocumentedSerializer,
+        responses={200: BulkReportSerializer, 400: BulkReportSerializer, 413: BULK_TOO_LARGE_RESPONSE},
+        examples=[OpenApiExample("Two accounts", request_only=True, value={
+            "items": [{"external_id": "CRM-1001", "name": "Acme Corp", "city": "Austin", "state": "TX",
+                       "location": {"type": "Point", "coordinates": [-97.74, 30.27]}, "potential": "250000.00"},
+                      {"external_id": "CRM-1002", "name": "Globex", "longitude": -96.8, "latitude": 32.78,
+                       "tier": "A"}],
+            "skip_invalid": False})],
+    )
+    @action(detail=False, methods=["post"], permission_classes=[IsManager], parser_classes=[JSONParser])
+    def bulk(self, request):
+        """Create or update up to 10,000 accounts by external id in one transaction. Each item changes only the
+        fields it gives. One bad item saves nothing (400 with every bad item's index, field and message) unless
+        `skip_invalid` is true. Larger sets: POST a CSV to /api/v1/accounts/import/ (a job)."""
+        items = request.data.get("items") if isinstance(request.data, dict) else None
+        if isinstance(items, list) and len(items) > BULK_MAX_ITEMS:
+            return bulk_too_large_response(count=len(items), import_path="/api/v1/accounts/import/")
+        payload = AccountBulkSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        summary = account_upsert(**payload.validated_data)
+        if not summary["committed"]:
+            return Response({"code": "invalid", **summary}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(summary)
 
     @extend_schema(request={"multipart/form-data": AccountImportSerializer}, parameters=[IDEMPOTENCY_PARAMETER],
                    responses={202: JobAcceptedSerializer}, examples=[JOB_ACCEPTED_EXAMPLE])
@@ -249,3 +294,40 @@ class AlignmentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         if self.request.query_params.get("scenario"):
             scenario = get_object_or_404(Scenario, pk=self.request.query_params["scenario"])
         return alignment_at(at=at, scenario=scenario)
+
+
+AS_OF_PARAMETER = OpenApiParameter(
+    "as_of", OpenApiTypes.DATETIME,
+    description="Only the assignments in force at this moment (an ISO date means the end of that day; `now` is "
+                "accepted). Without `scenario`, the scenario in force then.")
+
+
+@extend_schema_view(list=extend_schema(parameters=[AS_OF_PARAMETER]))
+class AssignmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Effective-dated account assignments (the whole history, or those in force `as_of` a moment); reps read
+    those of their own accounts. Large: walk it with `?cursor=`."""
+
+    pagination_class = PageOrCursorPagination
+    schema = ErrorDocumentingAutoSchema()
+    serializer_class = AssignmentListSerializer
+    filterset_fields = ["scenario", "account", "territory", "source", "run"]
+
+    def get_queryset(self):
+        from territories.selectors import scenario_active_at
+
+        queryset = AccountAssignment.objects.select_related("account", "territory", "scenario", "rule")
+        if getattr(self, "swagger_fake_view", False):
+            return queryset.none()
+        if not user_is_manager(self.request.user):
+            queryset = queryset.filter(account__in=account_list(user=self.request.user).values("pk"))
+        raw = self.request.query_params.get("as_of")
+        if raw:
+            try:
+                moment = timezone.now() if raw.strip().lower() == "now" else parse_moment(raw)
+            except ValidationError:
+                raise ValidationError({"as_of": "Give an ISO date or datetime, e.g. 2026-03-31, or now."}) from None
+            queryset = queryset.filter(valid_from__lte=moment).filter(Q(valid_to__isnull=True) | Q(valid_to__gt=moment))
+            if not self.request.query_params.get("scenario"):
+                scenario = scenario_active_at(at=moment)
+                queryset = queryset.filter(scenario=scenario) if scenario else queryset.none()
+        return queryset.order_by("account_id", "-valid_from", "pk")

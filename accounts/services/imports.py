@@ -274,10 +274,80 @@ def account_import(
                           f"{bad_rows} skipped.")
     if reallocate and changed_ids and not assigned:  # assignments given in the file are not second-guessed
         summary["reallocation"] = _reallocate(changed_ids, progress)
+    _after_write(changed_ids)
+    return summary
+
+
+def _after_write(changed_ids: list[int]) -> None:
     if changed_ids:
         from performance.services.kpis import kpi_refresh_for_accounts
 
         kpi_refresh_for_accounts(account_ids=changed_ids, reason="accounts imported")
+
+
+def _item_location(item: dict) -> tuple[tuple[float, float] | None, bool]:
+    """An item's location from a GeoJSON Point in `location` or from longitude/latitude; (point, given)."""
+    if "location" in item:
+        geometry = item["location"]
+        if geometry is None:
+            return None, True
+        if not isinstance(geometry, dict) or geometry.get("type") != "Point":
+            raise RowError("location", "must be a GeoJSON Point, e.g. {\"type\": \"Point\", \"coordinates\": "
+                                       "[-97.74, 30.27]}, or null")
+        coordinates = geometry.get("coordinates")
+        if not isinstance(coordinates, list) or len(coordinates) < 2:
+            raise RowError("location", "must have coordinates [longitude, latitude]")
+        return (_coordinate("location", coordinates[0], 180), _coordinate("location", coordinates[1], 90)), True
+    if "longitude" in item or "latitude" in item:
+        lon = _coordinate("longitude", item.get("longitude"), 180)
+        lat = _coordinate("latitude", item.get("latitude"), 90)
+        if (lon is None) != (lat is None):
+            raise RowError("longitude" if lon is None else "latitude", "is empty while the other coordinate is given")
+        return ((lon, lat) if lon is not None else None), True
+    return None, False
+
+
+def account_upsert(*, items: list, skip_invalid: bool = False, reallocate: bool = True) -> dict:
+    """Create or update accounts given as objects (the bulk API), by external id, with the parsing and the write
+    of the file import; each item updates only the fields it has. The report lists (index, field, message) per bad
+    item; with any, nothing is saved unless `skip_invalid`. Changed accounts are re-allocated like an import's."""
+    errors, groups, seen = [], {}, {}
+    for index, item in enumerate(items):
+        try:
+            if not isinstance(item, dict):
+                raise RowError("item", "must be an object with external_id and name")
+            item = {str(key).lower(): value for key, value in item.items()}
+            location, location_given = _item_location(item)
+            present = (set(item) & set(COLUMNS)) | ({"location"} if location_given else set())
+            values = _row_values(item, present, location)
+            if values["external_id"] in seen:
+                raise RowError("external_id", f"{values['external_id']!r} appears again; first at item "
+                                              f"{seen[values['external_id']]}")
+            seen[values["external_id"]] = index
+            columns = ("external_id", "name", *[c for c in COLUMNS if c in values and c not in {"external_id", "name"}])
+            groups.setdefault(columns, []).append((values, None))
+        except RowError as error:
+            errors.append({"index": index, "field": error.column, "message": f"{error.column} {error.message}"})
+    valid = sum(len(group) for group in groups.values())
+    summary = {"items": len(items), "errors": len(errors), "report": errors[:MAX_REPORTED_ERRORS], "created": 0,
+               "updated": 0, "unchanged": 0, "skipped": 0, "committed": False}
+    if errors and not skip_invalid:
+        summary.update(skipped=len(items), message=f"Rejected: {len(errors)} of {len(items)} items have errors; "
+                                                   "nothing was saved. Fix them, or send again with skip_invalid.")
+        return summary
+    changed_ids, created, updated = [], 0, 0
+    with transaction.atomic():
+        for columns, group in groups.items():  # items with the same fields are written in one statement
+            group_changed, group_created, group_updated = _upsert(list(columns), group)
+            changed_ids += group_changed
+            created, updated = created + group_created, updated + group_updated
+    summary.update(committed=True, created=created, updated=updated, unchanged=valid - created - updated,
+                   skipped=len(errors),
+                   message=f"{created} accounts created, {updated} updated, {valid - created - updated} unchanged, "
+                           f"{len(errors)} skipped.")
+    if reallocate and changed_ids:
+        summary["reallocation"] = _reallocate(changed_ids, None)
+    _after_write(changed_ids)
     return summary
 
 

@@ -2,7 +2,8 @@
 rather than an undocumented 404."""
 
 from django.core.paginator import InvalidPage
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework_gis.pagination import GeoJsonPagination
 
 
@@ -38,3 +39,59 @@ class GeoJsonPagePagination(_ClampedPages, GeoJsonPagination):
         }
         page["required"] = ["type", "count", "features"]
         return page
+
+
+class IdCursorPagination(CursorPagination):
+    """A cursor walk in id order: stable while rows are added, and no COUNT or OFFSET over a large table."""
+
+    ordering = "id"
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+    def get_ordering(self, request, queryset, view):
+        return (self.ordering,)  # ?ordering= is for page numbers; a cursor needs a unique, unchanging key
+
+    def decode_cursor(self, request):
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({self.cursor_query_param: "This is not a cursor the API gave out; start again with "
+                                                            "an empty ?cursor= and follow the next links."}) from None
+
+
+class PageOrCursorPagination(PagePagination):
+    """Large lists: numbered pages with a count by default; `?cursor=` (empty to start) walks the whole list in id
+    order with `next` links instead, up to `page_size` (at most 1000) rows a page, without counting."""
+
+    cursor_query_param = "cursor"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.cursor_paginator = None
+        if self.cursor_query_param in request.query_params:
+            self.cursor_paginator = IdCursorPagination()
+            return self.cursor_paginator.paginate_queryset(queryset, request, view)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        if self.cursor_paginator is not None:
+            return self.cursor_paginator.get_paginated_response(data)
+        return super().get_paginated_response(data)
+
+    def get_paginated_response_schema(self, schema):
+        page = super().get_paginated_response_schema(schema)
+        page["required"] = ["results"]
+        page["properties"]["count"]["description"] = "How many rows match (numbered pages only; absent with ?cursor=)."
+        page["properties"]["next"]["example"] = "http://api.example.org/accounts/?cursor=cD0xMDA%3D"
+        return page
+
+    def get_schema_operation_parameters(self, view):
+        return [*super().get_schema_operation_parameters(view), {
+            "name": self.cursor_query_param, "required": False, "in": "query",
+            "description": "Walk the list in id order: give it empty to start, then follow `next`. Answers have "
+                           "no count; `page_size` sets the rows per page (at most 1000).",
+            "schema": {"type": "string"},
+        }, {
+            "name": "page_size", "required": False, "in": "query",
+            "description": "Rows per page with ?cursor= (default 100, at most 1000).",
+            "schema": {"type": "integer", "minimum": 1},
+        }]

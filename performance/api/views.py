@@ -9,6 +9,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from core.api.pagination import PageOrCursorPagination
 from core.api_commands import IDEMPOTENCY_PARAMETER, JOB_ACCEPTED_EXAMPLE, idempotency_key, job_accepted_response
 from performance.api.serializers import (
     ImportReportSerializer,
@@ -129,6 +130,7 @@ class OpportunityViewSet(viewsets.ModelViewSet):
 
     serializer_class = OpportunitySerializer
     filterset_class = OpportunityFilterSet
+    pagination_class = PageOrCursorPagination  # large: integrations walk it with ?cursor=
     permission_classes = [IsManagerOrReadOnly]
     ordering_fields = ["close_date", "amount", "created_date"]
 

@@ -19,6 +19,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from config.db_router import using_replica
+from core.api.pagination import PageOrCursorPagination
 from performance.models import Activity
 from reps import services
 from reps.api.serializers import (
@@ -214,6 +215,7 @@ class ActivityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
 
     serializer_class = ActivitySerializer
     filterset_class = ActivityFilterSet
+    pagination_class = PageOrCursorPagination  # large: integrations walk it with ?cursor=
     ordering_fields = ["occurred_at"]
 
     def get_queryset(self):

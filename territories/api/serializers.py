@@ -1,8 +1,10 @@
 """Serializers of the territories API: they shape data; the services decide."""
 
 from rest_framework import serializers
+from rest_framework_gis.fields import GeometryField
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
+from core.api.serializers import NoGeometryField, SparseGeoFieldsMixin
 from territories.models import AssignmentRule, GeoUnit, GeoUnitLayer, Scenario, ScenarioEvent, Territory, TerritoryType
 
 
@@ -71,8 +73,11 @@ class TerritoryTypeSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "kind", "priority", "description"]
 
 
-class TerritorySerializer(GeoFeatureModelSerializer):
-    """A territory as a GeoJSON feature; boundary edits are validated and repaired by the geography service."""
+class TerritorySerializer(SparseGeoFieldsMixin, GeoFeatureModelSerializer):
+    """A territory as a GeoJSON feature; boundary edits are validated and repaired by the geography service.
+
+    Reads take `?fields=` (the boundary is then null unless named) and `?simplify=<tolerance>` (the view annotates
+    `boundary_simplified`, sent in place of the full boundary)."""
 
     # declared writable-but-ignored so the GeoJSON request schema has an id (drf-spectacular needs one)
     id = serializers.IntegerField(required=False)
@@ -87,6 +92,11 @@ class TerritorySerializer(GeoFeatureModelSerializer):
         fields = ["id", "scenario", "parent", "depth", "level_name", "name", "code", "territory_type",
                   "territory_type_name", "boundary", "built_from_units", "is_locked", "color", "version", "repair"]
         read_only_fields = ["depth", "built_from_units", "version"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.context.get("simplify") is not None and not isinstance(self.fields.get("boundary"), NoGeometryField):
+            self.fields["boundary"] = GeometryField(source="boundary_simplified", read_only=True)
 
 
 class TerritoryMoveSerializer(serializers.Serializer):

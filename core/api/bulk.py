@@ -1,0 +1,43 @@
+"""What every bulk upsert endpoint shares: the size limit, its 413 answer and the per-item report."""
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from core.api.schema import ApiErrorSerializer
+
+BULK_MAX_ITEMS = 10_000
+
+BULK_TOO_LARGE_RESPONSE = OpenApiResponse(
+    ApiErrorSerializer, description=f"More than {BULK_MAX_ITEMS:,} items: send them as a CSV import, which runs as "
+                                    "a job.")
+
+
+def bulk_too_large_response(*, count: int, import_path: str) -> Response:
+    """More than one request should carry: say so, and where large sets go (a CSV import, run as a job)."""
+    return Response(
+        {"code": "too_large", "message": f"{count:,} items is more than the {BULK_MAX_ITEMS:,} one request takes; "
+                                         f"send larger sets as a CSV file to POST {import_path}, which runs as a job."},
+        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    )
+
+
+class BulkItemErrorSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The item's position in `items`, from 0.")
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
+class BulkReportBaseSerializer(serializers.Serializer):
+    """What a bulk upsert did: counts, and every bad item (index, field, message); `committed` says if it saved."""
+
+    code = serializers.CharField(required=False, help_text='"invalid" when nothing was saved.')
+    message = serializers.CharField()
+    items = serializers.IntegerField()
+    errors = serializers.IntegerField()
+    report = BulkItemErrorSerializer(many=True)
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    committed = serializers.BooleanField()

@@ -14,6 +14,7 @@ from .balance import BalanceTarget, normalise_balance
 from .engine import Search, Weights, kmeans_plus_plus, make_contiguous, power_partition
 from .errors import OptimizerInputError
 from .report import build_report
+from .transfer import rebalance_by_transfers
 from .units import UnitSet
 
 Progress = Callable[[float, str], None] | None
@@ -262,6 +263,7 @@ def realign(
     progress: Progress = None,
     tradeoff_factors: Sequence[float] = (0.5, 0.75, 1.0, 1.5),
     weights: Weights | None = None,
+    transfers: bool = True,
 ) -> Plan:
     """Bring the `current` alignment (unit id → label) back within tolerance with few moves,
     each move costing its share of `move_weight` (e.g. "revenue"; unit count when None). The
@@ -338,6 +340,8 @@ def realign(
             original=original,
             move_weight=weight_values,
         )
+        if transfers:
+            rebalance_by_transfers(search, weight_values, step_deadline)
         search.solve(step_deadline, start_penalty=0.5, growth=3.0, rounds=20, recombine=False, milp_after=0)
         report = build_report(
             units=units,

@@ -17,7 +17,14 @@ class _FailOpen:
 
 
 class UserThrottle(_FailOpen, UserRateThrottle):
-    pass
+    """API_RATE_USER per API token (each integration has its own budget), or per user for sessions."""
+
+    def get_cache_key(self, request, view):
+        from core.models import ApiToken
+
+        if isinstance(request.auth, ApiToken):
+            return self.cache_format % {"scope": self.scope, "ident": f"token-{request.auth.pk}"}
+        return super().get_cache_key(request, view)
 
 
 class AnonThrottle(_FailOpen, AnonRateThrottle):

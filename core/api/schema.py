@@ -13,11 +13,12 @@ class ApiErrorSerializer(serializers.Serializer):
 
 
 class ErrorDocumentingAutoSchema(AutoSchema):
-    """Adds 400 (invalid input or a refused command), 403 (not allowed) and 404 (unknown object) responses."""
+    """Adds 400 (invalid input or a refused command), 403 (not allowed), 404 (unknown object) and 429 (over the
+    rate limit; the Retry-After header says after how many seconds to try again) responses."""
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
-        for status_code in ("400", "403", "404"):
+        for status_code in ("400", "403", "404", "429"):
             if status_code not in responses:
                 responses[status_code] = self._get_response_for_code(ApiErrorSerializer, status_code)
         return responses

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from territories.models import Scenario
@@ -41,10 +41,10 @@ LEFT JOIN owners oa_same ON oa_same.scenario_id = %(a)s AND oa_same.code = side_
 """
 
 _BY_KEY_SQL = """
-WITH pairs AS ({pairs}), sides AS (
-    SELECT {key_a} AS key, 'a' AS side, {key_b} AS other, revenue FROM pairs WHERE {key_a} IS NOT NULL
+WITH sides AS (
+    SELECT {key_a} AS key, 'a' AS side, {key_b} AS other, revenue FROM _compare_pairs WHERE {key_a} IS NOT NULL
     UNION ALL
-    SELECT {key_b}, 'b', {key_a}, revenue FROM pairs WHERE {key_b} IS NOT NULL
+    SELECT {key_b}, 'b', {key_a}, revenue FROM _compare_pairs WHERE {key_b} IS NOT NULL
 )
 SELECT key,
        count(*) FILTER (WHERE side = 'a'), coalesce(sum(revenue) FILTER (WHERE side = 'a'), 0),
@@ -57,22 +57,21 @@ FROM sides GROUP BY key ORDER BY key
 """
 
 _TOTALS_SQL = """
-WITH pairs AS ({pairs})
 SELECT count(*) FILTER (WHERE code_a IS NOT NULL AND code_b IS NOT NULL AND code_a <> code_b),
        coalesce(sum(revenue) FILTER (WHERE code_a IS NOT NULL AND code_b IS NOT NULL AND code_a <> code_b), 0),
        count(*) FILTER (WHERE rep_a IS DISTINCT FROM rep_b),
        coalesce(sum(revenue) FILTER (WHERE rep_a IS DISTINCT FROM rep_b), 0),
        count(*) FILTER (WHERE code_a IS NULL), count(*) FILTER (WHERE code_b IS NULL),
        count(*) FILTER (WHERE code_a IS NOT NULL), count(*) FILTER (WHERE code_b IS NOT NULL)
-FROM pairs
+FROM _compare_pairs
 """
 
 _FIELDS = ["accounts_a", "revenue_a", "accounts_b", "revenue_b", "accounts_in", "revenue_in", "accounts_out",
            "revenue_out"]
 
 
-def _rows(cursor, key_a: str, key_b: str, params: dict) -> list[dict]:
-    cursor.execute(_BY_KEY_SQL.format(pairs=_PAIRS_SQL, key_a=key_a, key_b=key_b), params)
+def _rows(cursor, key_a: str, key_b: str) -> list[dict]:
+    cursor.execute(_BY_KEY_SQL.format(key_a=key_a, key_b=key_b))
     return [dict(zip(["key", *_FIELDS], row, strict=True)) for row in cursor.fetchall()]
 
 
@@ -80,11 +79,17 @@ def scenario_compare(*, scenario_a: Scenario, scenario_b: Scenario) -> dict:
     """Who gains and loses what going from A to B. "in"/"out" count accounts arriving from / leaving to anywhere
     else (another territory or unassigned); "moved" counts accounts assigned in both but to different codes."""
     params = {"a": scenario_a.pk, "b": scenario_b.pk, "today": timezone.localdate()}
-    with connection.cursor() as cursor:
-        territory_rows = _rows(cursor, "code_a", "code_b", params)
-        rep_rows = _rows(cursor, "rep_a", "rep_b", params)
-        cursor.execute(_TOTALS_SQL.format(pairs=_PAIRS_SQL), params)
+    # The pairs (two DISTINCT ON sorts and a full join over both scenarios' assignments) are computed once into a
+    # temporary table; the per-territory, per-rep and total figures are three scans of it.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
+        cursor.execute("DROP TABLE IF EXISTS _compare_pairs")
+        cursor.execute(f"CREATE TEMP TABLE _compare_pairs ON COMMIT DROP AS {_PAIRS_SQL}", params)
+        territory_rows = _rows(cursor, "code_a", "code_b")
+        rep_rows = _rows(cursor, "rep_a", "rep_b")
+        cursor.execute(_TOTALS_SQL)
         totals = cursor.fetchone()
+        cursor.execute("DROP TABLE _compare_pairs")
         cursor.execute(
             "SELECT code, scenario_id, name FROM territories_territory WHERE scenario_id IN (%s, %s)",
             [scenario_a.pk, scenario_b.pk],

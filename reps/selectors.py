@@ -15,19 +15,19 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from core.roles import ADMIN, SALES_MANAGER
+from core.roles import ADMIN, SALES_MANAGER, user_group_names
 from reps.models import Rep, RepAssignment, Team, VisitCadence
 from territories.models import Territory
 
 
 def user_is_admin(user) -> bool:
-    return bool(user and user.is_authenticated and (user.is_superuser or user.groups.filter(name=ADMIN).exists()))
+    return bool(user and user.is_authenticated and (user.is_superuser or ADMIN in user_group_names(user)))
 
 
 def user_is_manager(user) -> bool:
     """A sales manager or an admin: someone who runs teams rather than a book of accounts."""
     return bool(
-        user and user.is_authenticated and (user_is_admin(user) or user.groups.filter(name=SALES_MANAGER).exists())
+        user and user.is_authenticated and (user_is_admin(user) or SALES_MANAGER in user_group_names(user))
     )
 
 

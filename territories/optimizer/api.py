@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ import numpy as np
 import pyproj
 
 from .balance import BalanceTarget, normalise_balance
-from .engine import Search, Weights, kmeans_plus_plus, make_contiguous, power_partition
+from .engine import HOLD, Search, Weights, kmeans_plus_plus, make_contiguous, power_partition
 from .errors import OptimizerInputError
 from .report import build_report
 from .transfer import rebalance_by_transfers
@@ -288,7 +289,7 @@ def realign(
     original = np.asarray([position[current[unit_id]] for unit_id in units.ids], dtype=np.int64)
     base_targets = normalise_balance(balance, list(units.measures))
     weight_values = units.measures[move_weight] if move_weight else np.ones(len(units))
-    settings = weights or Weights(compactness=0.02, move_cost=1.0, margin=0.9, centring=0.0)
+    settings = weights or Weights(compactness=0.02, move_cost=1.0, margin=0.95, centring=0.0)
     plans: list[tuple[float, Plan]] = []
     # the plan at the asked tolerance first, with most of the time; then the trade-off points
     factors = [1.0] + sorted(set(tradeoff_factors) - {1.0})
@@ -343,6 +344,12 @@ def realign(
         if transfers:
             rebalance_by_transfers(search, weight_values, step_deadline)
         search.solve(step_deadline, start_penalty=0.5, growth=3.0, rounds=20, recombine=False, milp_after=0)
+        if search.max_excess() <= 1.0:
+            # undo what is not needed: units go home while every territory stays within the full band
+            search.settings = dataclasses.replace(settings, margin=0.98, compactness=settings.compactness * 0.1)
+            search.penalty = HOLD
+            search.descend(step_deadline)
+            search.settings = settings
         report = build_report(
             units=units,
             geo=geo,

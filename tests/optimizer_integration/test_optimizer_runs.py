@@ -1,0 +1,143 @@
+"""The optimiser wired into the app: a new planning scenario from a grid of geo units, the API and the real worker."""
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.gis.geos import Point
+from django.db import connection
+
+from accounts.models import AccountAssignment
+from conftest import wait_for
+from core.models import Job
+from territories.models import Scenario, Territory, TerritoryUnit
+from territories.services.optimizer_runs import optimizer_run
+from tests.factories import (
+    AccountFactory,
+    GeoUnitFactory,
+    GeoUnitLayerFactory,
+    ScenarioFactory,
+    TerritoryFactory,
+    square,
+)
+
+COLUMNS, ROWS, SIZE = 6, 6, 0.5
+
+
+def _grid_scenario(*, leaves: int = 4, locked_first: bool = False) -> Scenario:
+    """A 6 × 6 grid of half-degree geo units under one region, split into `leaves` column bands, with two accounts
+    per unit (potential 100 and 50 + the unit's column) assigned to the band's territory."""
+    scenario = ScenarioFactory()
+    layer = GeoUnitLayerFactory()
+    region = TerritoryFactory(scenario=scenario, code="R", level_name="region", built_from_units=True, boundary=None)
+    bands = [TerritoryFactory(scenario=scenario, parent=region, code=f"L{i}", built_from_units=True, boundary=None,
+                              is_locked=locked_first and i == 0) for i in range(leaves)]
+    for column in range(COLUMNS):
+        band = bands[min(column * leaves // COLUMNS, leaves - 1)]
+        for row in range(ROWS):
+            x, y = -100 + column * SIZE, 40 + row * SIZE
+            unit = GeoUnitFactory(layer=layer, code=f"U{column}{row}", geometry=square(x, y, SIZE))
+            TerritoryUnit.objects.create(scenario=scenario, territory=band, unit=unit)
+            for offset, potential in ((0.1, 100), (0.3, 50 + column)):
+                account = AccountFactory(location=Point(x + offset * SIZE * 2, y + SIZE / 2, srid=4326),
+                                         potential=Decimal(potential))
+                AccountAssignment.objects.create(scenario=scenario, account=account, territory=band,
+                                                 valid_from="2024-01-01T00:00Z", source="geography")
+    return scenario
+
+
+def _pieces(scenario: Scenario) -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT code, ST_NumGeometries(boundary) FROM territories_territory "
+                       "WHERE scenario_id = %s AND parent_id IS NOT NULL ORDER BY code", [scenario.pk])
+        return dict(cursor.fetchall())
+
+
+@pytest.mark.django_db
+def test_design_writes_a_contiguous_balanced_planning_scenario():
+    source = _grid_scenario(leaves=4)
+    result = optimizer_run(scenario=source, k=3, balance={"potential": (1.0, 0.05)}, time_limit=20)
+
+    assert result.pk != source.pk and result.status == Scenario.Status.PLANNING and result.cloned_from == source
+    leaves = Territory.objects.filter(scenario=result, parent__isnull=False)
+    assert leaves.count() == 3  # one leaf had no units left and went
+    assert set(_pieces(result).values()) == {1}
+    report = result.optimizer_report
+    assert report["contiguous"] is True and report["within_tolerance"] is True
+    assert report["measures"]["potential"]["max_rel_dev"] <= 0.05
+    assert report["summary"]["max_rel_dev_per_measure"]["potential"] <= 0.05
+    assert TerritoryUnit.objects.filter(scenario=result).count() == COLUMNS * ROWS
+    current = AccountAssignment.objects.filter(scenario=result, valid_to__isnull=True)
+    assert current.count() == 2 * COLUMNS * ROWS
+    assert set(current.values_list("source", flat=True)) == {"optimizer"}
+    assert current.values("account").distinct().count() == 2 * COLUMNS * ROWS
+    # each account sits in the territory that holds its unit, and potential sums agree with the report
+    sums = {item["code"]: item["sums"]["potential"] for item in report["territories"]}
+    for leaf in leaves:
+        assert float(sum(a.account.potential for a in current.filter(territory=leaf))) == pytest.approx(sums[leaf.code])
+    # the region's boundary is the union of its new children; the source is untouched
+    assert Territory.objects.get(scenario=result, code="R").boundary.area == pytest.approx(COLUMNS * ROWS * SIZE**2)
+    assert set(AccountAssignment.objects.filter(scenario=source).values_list("source", flat=True)) == {"geography"}
+
+
+@pytest.mark.django_db
+def test_locked_territory_keeps_its_units_and_accounts():
+    source = _grid_scenario(leaves=3, locked_first=True)
+    locked_units = set(TerritoryUnit.objects.filter(territory__code="L0", scenario=source)
+                       .values_list("unit__code", flat=True))
+    locked_accounts = set(AccountAssignment.objects.filter(territory__code="L0", scenario=source)
+                          .values_list("account_id", flat=True))
+    result = optimizer_run(scenario=source, k=3, balance={"potential": (1.0, 0.1)}, time_limit=20)
+
+    locked = Territory.objects.get(scenario=result, code="L0")
+    assert locked.is_locked
+    assert set(TerritoryUnit.objects.filter(territory=locked).values_list("unit__code", flat=True)) == locked_units
+    kept = AccountAssignment.objects.filter(territory=locked, valid_to__isnull=True)
+    assert set(kept.values_list("account_id", flat=True)) == locked_accounts
+    assert set(kept.values_list("source", flat=True)) == {"geography"}
+    others = AccountAssignment.objects.filter(scenario=result, valid_to__isnull=True).exclude(territory=locked)
+    assert set(others.values_list("source", flat=True)) == {"optimizer"}
+    assert set(_pieces(result).values()) == {1}
+
+
+@pytest.mark.django_db
+def test_realign_keeps_the_territories_and_reports_disruption():
+    source = _grid_scenario(leaves=3)
+    result = optimizer_run(scenario=source, mode="realign", balance={"potential": (1.0, 0.05)}, time_limit=20)
+    report = result.optimizer_report
+    assert set(_pieces(result)) == {"L0", "L1", "L2"}
+    assert report["mode"] == "realign" and report["within_tolerance"] is True
+    assert report["disruption"]["units_moved"] < COLUMNS * ROWS / 2
+
+
+@pytest.mark.django_db
+def test_api_refuses_bad_parameters_with_a_message(api_client, manager_user):
+    source = _grid_scenario(leaves=2)
+    api_client.force_authenticate(manager_user)
+    url = f"/api/v1/scenarios/{source.pk}/optimize/"
+    too_many = api_client.post(url, {"k": 37}, format="json")
+    assert too_many.status_code == 400
+    assert "k = 37 must be between 1 and the number of units (36)" in too_many.content.decode()
+    unknown = api_client.post(url, {"balance": {"margin": {"weight": 1, "tolerance": 0.05}}}, format="json")
+    assert unknown.status_code == 400 and "Unknown measure “margin”" in unknown.content.decode()
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_api_job_on_the_real_worker_ends_with_the_new_scenario(api_client, manager_user, celery_worker_process):
+    source = _grid_scenario(leaves=3)
+    api_client.force_authenticate(manager_user)
+    url = f"/api/v1/scenarios/{source.pk}/optimize/"
+    body = {"k": 3, "balance": {"potential": {"weight": 1, "tolerance": 0.05}}, "time_limit": 10}
+    first = api_client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="opt-1")
+    again = api_client.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY="opt-1")
+    assert first.status_code == 202 and again.status_code == 202
+    assert first.json()["job"] == again.json()["job"] and Job.objects.filter(kind="optimizer").count() == 1
+
+    job = wait_for(lambda: Job.objects.filter(pk=first.json()["job"], status__in=["succeeded", "failed"]).first(),
+                   timeout=60)
+    assert job.status == "succeeded", job.error
+    created = Scenario.objects.get(pk=job.result["scenario"])
+    assert created.cloned_from_id == source.pk and created.status == "planning"
+    assert job.result["summary"]["contiguous"] is True and job.result["summary"]["max_rel_dev"] <= 0.05
+    polled = api_client.get(f"/api/v1/jobs/{job.pk}/").json()
+    assert polled["result"]["scenario"] == created.pk and polled["progress"] == 100.0

@@ -161,7 +161,9 @@ def test_sign_in_pauses_after_repeated_failures(client, manager_user, settings):
 
 
 def test_production_settings_pass_the_deploy_check():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    # The browser fixture sets DJANGO_ALLOW_ASYNC_UNSAFE for Playwright; a deployment never has it.
+    env = {**{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+           "DJANGO_SETTINGS_MODULE": "config.settings.production",
            "DJANGO_SECRET_KEY": "k3J!x9-qZ2@vL8#mW4$tR7^pN1&bY6*cF0(hD5)gS3_aE8+uO2=iT9",
            "DJANGO_ALLOWED_HOSTS": "territory.example.com"}
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

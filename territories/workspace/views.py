@@ -18,6 +18,10 @@ def _require_manager(request) -> None:
         raise PermissionDenied("The map workspace is for sales managers.")
 
 
+OPTIMIZER_MEASURES = [("potential", "Potential", True), ("accounts", "Accounts", False),
+                      ("workload_hours", "Workload", False), ("annual_revenue", "Revenue", False)]
+
+
 def _url_or_empty(name: str, *args) -> str:
     try:
         return reverse(name, args=args)
@@ -50,9 +54,14 @@ def index(request):
         "accountClusterLimit": selectors.ACCOUNT_LIMIT,
         "accountUrl": _url_or_empty("accounts:account-detail", 0).replace("/0/", "/{id}/"),
         "csrfToken": get_token(request),
+        "optimizeUrl": "/api/v1/scenarios/{id}/optimize/",
+        "jobUrl": "/api/v1/jobs/{id}/",
+        "compareUrl": _url_or_empty("territories:scenario-compare"),
     }
     return render(request, "workspace/index.html", {"config": config, "scenarios": scenarios,
-                                                    "selected": selected})
+                                                    "selected": selected,
+                                                    "optimizer_report": selected.optimizer_report if selected else None,
+                                                    "optimizer_measures": OPTIMIZER_MEASURES})
 
 
 @login_required

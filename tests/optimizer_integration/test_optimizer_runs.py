@@ -141,3 +141,15 @@ def test_api_job_on_the_real_worker_ends_with_the_new_scenario(api_client, manag
     assert job.result["summary"]["contiguous"] is True and job.result["summary"]["max_rel_dev"] <= 0.05
     polled = api_client.get(f"/api/v1/jobs/{job.pk}/").json()
     assert polled["result"]["scenario"] == created.pk and polled["progress"] == 100.0
+
+
+@pytest.mark.django_db
+def test_workspace_shows_the_optimise_panel_and_the_report(client, manager_user):
+    source = _grid_scenario(leaves=2)
+    result = optimizer_run(scenario=source, k=2, balance={"potential": (1.0, 0.05)}, time_limit=10)
+    client.force_login(manager_user)
+    page = client.get(f"/workspace/?scenario={result.pk}").content.decode()
+    assert 'data-testid="optimize-start"' in page and "js/workspace/optimize.js" in page
+    assert "Optimiser report (design, 2 territories, 36 units)" in page
+    assert f"?scenario={result.pk}&amp;compare={source.pk}" in page
+    assert "/api/v1/scenarios/{id}/optimize/" in page

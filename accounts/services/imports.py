@@ -53,15 +53,22 @@ def _text(column: str, value, max_length: int, required: bool = False) -> str:
     return text
 
 
+# column -> {stored value or label, lower-cased: stored value}; built once (enum .choices is rebuilt on every access)
+_CHOICE_LOOKUP = {
+    column: {**{str(label).lower(): stored for stored, label in choices.choices},
+             **{stored.lower(): stored for stored in choices.values}}
+    for column, choices in CHOICES.items()
+}
+
+
 def _choice(column: str, value) -> str:
     text = "" if value is None else str(value).strip()
     if not text:
         return DEFAULTS[column]
-    choices = CHOICES[column]
-    for stored, label in choices.choices:
-        if text.lower() in {stored.lower(), str(label).lower()}:
-            return stored
-    raise RowError(column, f"{text!r} is not one of {', '.join(choices.values)}")
+    stored = _CHOICE_LOOKUP[column].get(text.lower())
+    if stored is None:
+        raise RowError(column, f"{text!r} is not one of {', '.join(CHOICES[column].values)}")
+    return stored
 
 
 def _decimal(column: str, value) -> Decimal | None:
@@ -141,8 +148,9 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict, tuple | None, list[RowErr
         names = {name.strip().lower(): name for name in reader.fieldnames if name}
         lon_name = next((names[n] for n in LONGITUDE_NAMES if n in names), None)
         lat_name = next((names[n] for n in LATITUDE_NAMES if n in names), None)
+        keys = [(name, name.strip().lower()) for name in reader.fieldnames if name]  # normalised once, not per row
         for raw in reader:
-            row = {key.strip().lower(): value for key, value in raw.items() if key}
+            row = {key: raw[name] for name, key in keys}
             errors, location = [], None
             if lon_name and lat_name:
                 try:

@@ -1,6 +1,7 @@
 """Processes the fault tests start, stop and kill themselves: a private redis-server on a free port and Celery
 workers pointed at it and at the test database. The machine's own Redis (6379) and PostgreSQL are never touched."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -10,9 +11,10 @@ import uuid
 
 import pytest
 
-from conftest import ROOT, wait_for
+from conftest import ROOT, TEST_QUEUE, wait_for
 
 FAULT_QUEUE = f"faults-{uuid.uuid4().hex[:8]}"
+STARTED: list = []  # every worker these tests started, stopped at the end of the module whatever happened
 
 
 def _free_port() -> int:
@@ -71,7 +73,10 @@ class OwnWorker:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log = open(log_path, "a")  # noqa: SIM115 (kept open for the worker's lifetime)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", FAULT_QUEUE, "--pool", "threads",
+            # The session's default queue too: Celery may have fixed its router on it before a test changed the
+            # default, and on this private Redis no other worker can take from it.
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", f"{FAULT_QUEUE},{TEST_QUEUE}",
+             "--pool", "threads",
              "--concurrency", "1", "--hostname", self.hostname, "--loglevel", "INFO", "--without-gossip",
              "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
@@ -82,7 +87,12 @@ class OwnWorker:
             assert self.process.poll() is None, f"the worker exited early; see {log_path}"
             return app.control.ping(timeout=0.5, destination=[self.hostname])
 
-        wait_for(answers, timeout=60, interval=0)
+        STARTED.append(self)
+        try:
+            wait_for(answers, timeout=60, interval=0)
+        except BaseException:
+            self.stop()
+            raise
 
     def kill(self):
         """SIGKILL, as the kernel's OOM killer or a pulled plug would: no clean-up runs."""
@@ -94,12 +104,13 @@ class OwnWorker:
         if self.process is not None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
             self.process = None
         if self.log:
             self.log.close()
+            self.log = None
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +118,18 @@ def own_redis():
     redis = OwnRedis()
     redis.start()
     yield redis
+    for worker in STARTED:
+        worker.stop()
     redis.stop()
+
+
+def _forget_broker_connections(app) -> None:
+    """Celery keeps its connection and producer pools (kombu keys them by broker URL) and the control mailbox keeps
+    its producer pool: drop all three so the next send or ping connects to the broker now configured."""
+    app._pool = None
+    app.amqp._producer_pool = None
+    with contextlib.suppress(AttributeError):  # not created yet
+        del app.control.mailbox.producer_pool
 
 
 @pytest.fixture
@@ -121,12 +143,12 @@ def on_own_redis(own_redis, settings):
     previous = (app.conf.broker_url, app.conf.task_default_queue)
     app.conf.broker_url = own_redis.url
     app.conf.task_default_queue = FAULT_QUEUE
-    app._pool = None  # kombu keeps one pool per broker URL: the next use takes the private Redis's
+    _forget_broker_connections(app)
     yield own_redis
     if not own_redis.is_up():
         own_redis.start()
     app.conf.broker_url, app.conf.task_default_queue = previous
-    app._pool = None
+    _forget_broker_connections(app)
 
 
 @pytest.fixture

@@ -86,8 +86,12 @@ def world(db, manager_user, rep_user, admin_user):
 
         AccountAssignmentFactory(account=account, territory=territory)
 
+    from accounts.models import AccountAssignment
+
+    my_account_assignment = AccountAssignment.objects.get(account=mine, territory=central)
+    their_account_assignment = AccountAssignment.objects.get(account=theirs, territory=north)
     rule = AssignmentRule.objects.create(territory=plan_central, name="Manufacturing in Central",
-                                         criteria=[{"field": "industry", "op": "eq", "value": "manufacturing"}])
+                                         criteria=[{"field": "industry", "op": "equals", "value": "manufacturing"}])
     override = AccountOverride.objects.create(scenario=plan, account=theirs, territory=plan_north, reason="Key",
                                               created_by=manager_user)
     job = Job.objects.create(kind=Job.Kind.ALLOCATION, created_by=manager_user, status=Job.Status.SUCCEEDED)
@@ -144,7 +148,8 @@ def world(db, manager_user, rep_user, admin_user):
         my_snapshot=my_snapshot, their_snapshot=their_snapshot, my_request=my_request, their_request=their_request,
         my_plan=my_plan, their_plan=their_plan, link=link, link_token=link_token, my_token=my_token,
         their_token=their_token, webhook=webhook, their_webhook=their_webhook, delivery=delivery,
-        their_delivery=their_delivery,
+        their_delivery=their_delivery, my_account_assignment=my_account_assignment,
+        their_account_assignment=their_account_assignment,
         users={"anonymous": None, "rep": rep_user, "other_rep": other_rep_user, "other_manager": other_manager,
                "manager": manager_user, "admin": admin_user},
     )

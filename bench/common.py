@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import resource
@@ -93,3 +94,18 @@ def timed(function, *args, **kwargs) -> tuple[float, object]:
 
 def load_average() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def queue_purge(queue: str) -> None:
+    """Empty a private Celery queue (and its long-job twin) that a benchmark's server or steps sent jobs to."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    try:
+        from config.celery_app import app
+
+        with app.connection_for_write() as connection:
+            for name in (queue, f"{queue}-optimizer"):
+                with contextlib.suppress(Exception):  # a queue nobody declared
+                    connection.default_channel.queue_purge(name)
+    except Exception as exc:  # noqa: BLE001 (Redis away: nothing was queued either)
+        print(f"could not purge {queue}: {exc}", file=sys.stderr)

@@ -20,7 +20,7 @@ driver, then one JSON line.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import datetime as dt
 import http.client
 import json
 import os
@@ -44,6 +44,7 @@ from common import (  # noqa: E402
     peak_rss_mb,
     percentile,
     process_peak_rss_mb,
+    queue_purge,
 )
 
 READS = ("book", "account", "tile", "viewport")
@@ -55,7 +56,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--think-ms", type=float, default=500, help="mean pause between a client's requests")
+    parser.add_argument("--think-ms", type=float, default=2000, help="mean pause between a client's requests")
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--scale", type=float, default=1.0, help="which data set (as bench/suite.py --scale)")
@@ -249,18 +250,6 @@ def server_warm(port: int, plan: dict) -> None:
         connection.close()
 
 
-def queue_purge(queue: str) -> None:
-    try:
-        from config.celery_app import app
-
-        with app.connection_for_write() as connection:
-            for name in (queue, f"{queue}-optimizer"):
-                with contextlib.suppress(Exception):  # a queue nobody declared
-                    connection.default_channel.queue_purge(name)
-    except Exception as exc:  # noqa: BLE001 (Redis away: nothing was queued either)
-        print(f"could not purge {queue}: {exc}", file=sys.stderr)
-
-
 # ------------------------------------------------------------------------------------------------ report
 def summarise(outcome: dict, seconds: float) -> dict:
     from common import median
@@ -328,7 +317,7 @@ def main(argv=None) -> dict:
         "load_average_before": load_before, "load_average_after": load_after,
         "gunicorn_peak_rss_mb": [value for value in server_rss.values() if value is not None],
         "driver_peak_rss_mb": outcome["driver_peak_rss_mb"], "statuses": outcome["statuses"],
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     })
     print(f"Load test: {args.clients} clients ({sum(1 for c in plan['clients'] if c['role'] == 'manager')} managers),"
           f" think time {args.think_ms:.0f} ms, {args.seconds:.0f} s, gunicorn {args.workers} x {args.threads} "

@@ -54,6 +54,7 @@ from common import (  # noqa: E402
     median,
     peak_rss_mb,
     percentile,
+    queue_purge,
     timed,
 )
 
@@ -768,7 +769,10 @@ def run_step(args, name: str) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--step", name, "--scale", str(args.scale),
                "--repeats", str(args.repeats), "--clients", str(args.clients), "--load-seconds",
                str(args.load_seconds), "--database", args.database] + (["--reuse"] if args.reuse else [])
-    completed = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    # Jobs the measured services queue (the import's KPI refresh) go to a private queue, emptied afterwards.
+    env = {**os.environ, "CELERY_DEFAULT_QUEUE": f"bench-suite-{os.getpid()}"}
+    completed = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
+    queue_purge(env["CELERY_DEFAULT_QUEUE"])
     lines = [line for line in completed.stdout.splitlines() if line.strip()]
     if completed.returncode != 0 or not lines:
         raise SystemExit(f"step {name} failed (exit {completed.returncode})")

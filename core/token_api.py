@@ -1,5 +1,8 @@
 """Each user manages their own API tokens; the plaintext appears once, in the creation response."""
 
+import datetime as dt
+
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
@@ -9,10 +12,25 @@ from core.tokens import api_token_create, api_token_revoke
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):
+    created_at = serializers.DateTimeField(read_only=True, default_timezone=dt.UTC)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default_timezone=dt.UTC)
+    last_used_at = serializers.DateTimeField(read_only=True, default_timezone=dt.UTC)
+    revoked_at = serializers.DateTimeField(read_only=True, default_timezone=dt.UTC)
+
     class Meta:
         model = ApiToken
         fields = ["id", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
         read_only_fields = ["id", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def validate_expires_at(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("Give an expiry in the future, or none for a token that does not "
+                                              "expire.")
+        # Far-off dates with odd offsets would come back in a local-mean-time offset (not RFC 3339), or past
+        # year 9999 (not a Python datetime): keep them in UTC and within the calendar.
+        if value is not None and value.astimezone(dt.UTC).year >= 9999:
+            raise serializers.ValidationError("Give an expiry before the year 9999.")
+        return value.astimezone(dt.UTC) if value is not None else None
 
 
 class ApiTokenCreatedSerializer(ApiTokenSerializer):

@@ -45,7 +45,7 @@ from accounts.services.accounts import account_create, account_update
 from accounts.services.exports import account_export_csv_rows, account_export_geojson_chunks
 from accounts.services.imports import account_upsert
 from accounts.services.overrides import override_create, override_deactivate
-from core.api.bulk import BULK_TOO_LARGE_RESPONSE, bulk_too_large_response
+from core.api.bulk import BULK_TOO_LARGE_RESPONSE, BulkRejectedSerializer, bulk_too_large_response
 from core.api.pagination import PageOrCursorPagination, PagePagination
 from core.api.permissions import IsManager, IsManagerOrReadOnly, user_is_manager
 from core.api.schema import ErrorDocumentingAutoSchema
@@ -148,7 +148,7 @@ class AccountViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         request=AccountBulkDocumentedSerializer,
-        responses={200: BulkReportSerializer, 400: BulkReportSerializer, 413: BULK_TOO_LARGE_RESPONSE},
+        responses={200: BulkReportSerializer, 400: BulkRejectedSerializer, 413: BULK_TOO_LARGE_RESPONSE},
         examples=[OpenApiExample("Two accounts", request_only=True, value={
             "items": [{"external_id": "CRM-1001", "name": "Acme Corp", "city": "Austin", "state": "TX",
                        "location": {"type": "Point", "coordinates": [-97.74, 30.27]}, "potential": "250000.00"},

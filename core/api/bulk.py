@@ -41,3 +41,19 @@ class BulkReportBaseSerializer(serializers.Serializer):
     unchanged = serializers.IntegerField()
     skipped = serializers.IntegerField()
     committed = serializers.BooleanField()
+
+
+class BulkRejectedSerializer(serializers.Serializer):
+    """400: nothing was saved. Bad items give the report (every bad item's index, field and message) with the
+    counts; a malformed request (no items list, say) gives `errors` as the fields' messages instead."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    errors = serializers.JSONField(help_text="How many items are bad, or the request's field errors.")
+    report = BulkItemErrorSerializer(many=True, required=False)
+    items = serializers.IntegerField(required=False)
+    created = serializers.IntegerField(required=False)
+    updated = serializers.IntegerField(required=False)
+    unchanged = serializers.IntegerField(required=False)
+    skipped = serializers.IntegerField(required=False)
+    committed = serializers.BooleanField(required=False)

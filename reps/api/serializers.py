@@ -26,6 +26,8 @@ class RepSerializer(serializers.ModelSerializer):
             "id", "name", "email", "user", "team", "team_name", "role", "home_location", "home_city", "industries",
             "products", "seniority", "capacity_hours", "is_active", "start_date", "end_date",
         ]
+        # The rep's sign-in is linked in the admin: the rep services take `user` as the acting manager.
+        read_only_fields = ["user"]
 
 
 class RepAssignmentSerializer(serializers.ModelSerializer):

@@ -116,12 +116,16 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         return team_list(user=self.request.user).annotate(rep_count=Count("reps")).order_by("name")
 
     def perform_create(self, serializer):
-        serializer.instance = _service(services.team_create, user=self.request.user, **serializer.validated_data)
+        team = _service(services.team_create, user=self.request.user, **serializer.validated_data)
+        team.rep_count = 0  # answered with its rep_count, as the list is and the schema says
+        serializer.instance = team
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
-        serializer.instance = _service(services.team_update, user=self.request.user, team=serializer.instance,
-                                       name=data.get("name"), manager=data.get("manager", ...))
+        team = _service(services.team_update, user=self.request.user, team=serializer.instance,
+                        name=data.get("name"), manager=data.get("manager", ...))
+        team.rep_count = team.reps.count()
+        serializer.instance = team
 
 
 class RepViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,

@@ -14,8 +14,8 @@ from core.tokens import api_token_create, api_token_revoke
 class ApiTokenSerializer(serializers.ModelSerializer):
     created_at = serializers.DateTimeField(read_only=True, default_timezone=dt.UTC)
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default_timezone=dt.UTC)
-    last_used_at = serializers.DateTimeField(read_only=True, default_timezone=dt.UTC)
-    revoked_at = serializers.DateTimeField(read_only=True, default_timezone=dt.UTC)
+    last_used_at = serializers.DateTimeField(read_only=True, allow_null=True, default_timezone=dt.UTC)
+    revoked_at = serializers.DateTimeField(read_only=True, allow_null=True, default_timezone=dt.UTC)
 
     class Meta:
         model = ApiToken

@@ -18,10 +18,11 @@ def webhook_deliver_task(self, delivery_id: int) -> bool:
 
 
 @shared_task
-def job_fail_stale_task() -> int:
-    """Beat runs this every few minutes: jobs whose worker died are shown as failed and retryable."""
+def job_fail_stale_task() -> dict:
+    """Beat runs this every few minutes: jobs whose worker died are shown as failed and retryable, and jobs
+    that could not be queued while the broker was down are sent now that it answers (beat itself needs it)."""
     from django.conf import settings
 
-    from core.services import job_fail_stale
+    from core.services import job_fail_stale, job_resend_unsent
 
-    return job_fail_stale(older_than_seconds=settings.JOB_STALE_SECONDS)
+    return {"failed": job_fail_stale(older_than_seconds=settings.JOB_STALE_SECONDS), "resent": job_resend_unsent()}

@@ -209,3 +209,16 @@ def test_the_stale_job_check_is_scheduled_in_the_database():
 
     task = PeriodicTask.objects.get(task="core.tasks.job_fail_stale_task")
     assert task.enabled and task.interval.every == 5
+
+
+@pytest.mark.django_db
+def test_the_periodic_job_check_resends_jobs_queued_while_the_broker_was_down(manager_user):
+    from core.services import QUEUE_UNAVAILABLE_MESSAGE
+    from core.tasks import job_fail_stale_task
+
+    unsent = job_create(kind=Job.Kind.KPI_RECOMPUTE, created_by=manager_user)
+    Job.objects.filter(pk=unsent.pk).update(message=QUEUE_UNAVAILABLE_MESSAGE,
+                                            task_name="core.tasks.webhook_deliver_task", task_args=[])
+    assert job_fail_stale_task() == {"failed": 0, "resent": 1}
+    unsent.refresh_from_db()
+    assert unsent.status == Job.Status.QUEUED and unsent.message != QUEUE_UNAVAILABLE_MESSAGE

@@ -1,5 +1,7 @@
 """Each API token has its own rate limit; over it, 429 with Retry-After and a JSON error."""
 
+import uuid
+
 import pytest
 from django.core.cache import cache
 
@@ -13,8 +15,11 @@ pytestmark = pytest.mark.django_db
 def tokens(manager_user, monkeypatch):
     """Two tokens of one user, at 3 requests a minute each, with no counts left from earlier runs."""
     monkeypatch.setattr(UserThrottle, "THROTTLE_RATES", {"user": "3/min", "anon": "60/min"})
+    # Keys of their own: test sessions on other databases share this Redis and number their tokens alike.
+    prefix = f"throttle-test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(UserThrottle, "cache_format", prefix + "_%(scope)s_%(ident)s")
     made = [api_token_create(user=manager_user, name=name) for name in ("crm", "erp")]
-    keys = [f"throttle_user_token-{token.pk}" for token, _plaintext in made]
+    keys = [f"{prefix}_user_token-{token.pk}" for token, _plaintext in made]
     cache.delete_many(keys)  # only these keys: Redis also holds the Celery queues
     yield [plaintext for _token, plaintext in made]
     cache.delete_many(keys)

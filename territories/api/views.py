@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework_gis.filters import InBBoxFilter
 
@@ -213,6 +213,8 @@ class TerritoryViewSet(viewsets.ModelViewSet):
     bbox_filter_field = "boundary"
     bbox_filter_include_overlapping = True
     pagination_class = GeoJsonPagePagination
+    # A GeoJSON feature is JSON; as form fields its properties would arrive as text and could not be read.
+    parser_classes = [JSONParser]
     schema = ErrorDocumentingAutoSchema()
     ordering_fields = ["code", "name", "depth"]
 

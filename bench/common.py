@@ -109,3 +109,36 @@ def queue_purge(queue: str) -> None:
                     connection.default_channel.queue_purge(name)
     except Exception as exc:  # noqa: BLE001 (Redis away: nothing was queued either)
         print(f"could not purge {queue}: {exc}", file=sys.stderr)
+
+
+def secondary_structures(cursor, tables: list[str]) -> tuple[list[str], list[str]]:
+    """Statements to drop, and to recreate, the big tables' foreign keys, unique/check constraints and indexes.
+
+    Loading millions of rows into indexed tables with foreign-key triggers is several times slower than loading
+    them bare and building each index (and validating each constraint) once afterwards.
+    """
+    cursor.execute(
+        """
+        SELECT format('ALTER TABLE %%I DROP CONSTRAINT %%I', c.conrelid::regclass::text, c.conname),
+               format('ALTER TABLE %%I ADD CONSTRAINT %%I %%s', c.conrelid::regclass::text, c.conname,
+                      pg_get_constraintdef(c.oid))
+        FROM pg_constraint c
+        WHERE c.conrelid::regclass::text = ANY(%(tables)s) AND c.contype IN ('f', 'u', 'c')
+        ORDER BY c.contype DESC
+        """,
+        {"tables": tables},
+    )
+    constraints = cursor.fetchall()
+    cursor.execute(
+        """
+        SELECT format('DROP INDEX %%I', i.indexrelid::regclass::text), pg_get_indexdef(i.indexrelid)
+        FROM pg_index i
+        WHERE i.indrelid::regclass::text = ANY(%(tables)s) AND NOT i.indisprimary
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+        """,
+        {"tables": tables},
+    )
+    indexes = cursor.fetchall()
+    drops = [drop for drop, _ in constraints] + [drop for drop, _ in indexes]
+    creates = [create for _, create in indexes] + [create for _, create in reversed(constraints)]
+    return drops, creates

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import secondary_structures  # noqa: E402
 
 DEFAULT_URL = "postgis://territory:territory@127.0.0.1:5432/territory"
 
@@ -112,39 +114,6 @@ GENERATE_SQL = [
 BULK_TABLES = ["accounts_account", "accounts_accountassignment", "performance_activity", "performance_opportunity"]
 
 
-def _secondary_structures(cursor) -> tuple[list[str], list[str]]:
-    """Statements to drop, and to recreate, the big tables' foreign keys, unique/check constraints and indexes.
-
-    Loading millions of rows into indexed tables with foreign-key triggers is several times slower than loading
-    them bare and building each index (and validating each constraint) once afterwards.
-    """
-    cursor.execute(
-        """
-        SELECT format('ALTER TABLE %%I DROP CONSTRAINT %%I', c.conrelid::regclass::text, c.conname),
-               format('ALTER TABLE %%I ADD CONSTRAINT %%I %%s', c.conrelid::regclass::text, c.conname,
-                      pg_get_constraintdef(c.oid))
-        FROM pg_constraint c
-        WHERE c.conrelid::regclass::text = ANY(%(tables)s) AND c.contype IN ('f', 'u', 'c')
-        ORDER BY c.contype DESC
-        """,
-        {"tables": BULK_TABLES},
-    )
-    constraints = cursor.fetchall()
-    cursor.execute(
-        """
-        SELECT format('DROP INDEX %%I', i.indexrelid::regclass::text), pg_get_indexdef(i.indexrelid)
-        FROM pg_index i
-        WHERE i.indrelid::regclass::text = ANY(%(tables)s) AND NOT i.indisprimary
-          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
-        """,
-        {"tables": BULK_TABLES},
-    )
-    indexes = cursor.fetchall()
-    drops = [drop for drop, _ in constraints] + [drop for drop, _ in indexes]
-    creates = [create for _, create in indexes] + [create for _, create in reversed(constraints)]
-    return drops, creates
-
-
 def data_generate(*, accounts: int) -> dict[str, float]:
     from django.db import connection
 
@@ -159,7 +128,7 @@ def data_generate(*, accounts: int) -> dict[str, float]:
         cursor.execute("SET work_mem = '256MB'")
         cursor.execute("SET maintenance_work_mem = '512MB'")
         cursor.execute("DROP TABLE IF EXISTS bench_leaf")
-        drops, creates = _secondary_structures(cursor)
+        drops, creates = secondary_structures(cursor, BULK_TABLES)
         for statement in drops:
             cursor.execute(statement)
         try:

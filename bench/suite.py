@@ -55,6 +55,7 @@ from common import (  # noqa: E402
     peak_rss_mb,
     percentile,
     queue_purge,
+    secondary_structures,
     timed,
 )
 
@@ -180,35 +181,6 @@ GENERATE_SQL = [
 ]
 
 
-def _secondary_structures(cursor) -> tuple[list[str], list[str]]:
-    """Statements to drop, and to recreate, the big tables' foreign keys, unique/check constraints and indexes."""
-    cursor.execute(
-        """
-        SELECT format('ALTER TABLE %%I DROP CONSTRAINT %%I', c.conrelid::regclass::text, c.conname),
-               format('ALTER TABLE %%I ADD CONSTRAINT %%I %%s', c.conrelid::regclass::text, c.conname,
-                      pg_get_constraintdef(c.oid))
-        FROM pg_constraint c
-        WHERE c.conrelid::regclass::text = ANY(%(tables)s) AND c.contype IN ('f', 'u', 'c')
-        ORDER BY c.contype DESC
-        """,
-        {"tables": BULK_TABLES},
-    )
-    constraints = cursor.fetchall()
-    cursor.execute(
-        """
-        SELECT format('DROP INDEX %%I', i.indexrelid::regclass::text), pg_get_indexdef(i.indexrelid)
-        FROM pg_index i
-        WHERE i.indrelid::regclass::text = ANY(%(tables)s) AND NOT i.indisprimary
-          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
-        """,
-        {"tables": BULK_TABLES},
-    )
-    indexes = cursor.fetchall()
-    drops = [drop for drop, _ in constraints] + [drop for drop, _ in indexes]
-    creates = [create for _, create in indexes] + [create for _, create in reversed(constraints)]
-    return drops, creates
-
-
 def data_generate(plan: dict, log) -> dict[str, float]:
     """Build the whole data set; returns seconds per phase."""
     from django.contrib.auth import get_user_model
@@ -242,7 +214,7 @@ def data_generate(plan: dict, log) -> dict[str, float]:
         cursor.execute("DROP TABLE IF EXISTS bench_metro")
         cursor.execute("CREATE TEMP TABLE bench_metro (k int, lon float8, lat float8, spread float8)")
         cursor.executemany("INSERT INTO bench_metro VALUES (%s, %s, %s, %s)", metros)
-        drops, creates = _secondary_structures(cursor)
+        drops, creates = secondary_structures(cursor, BULK_TABLES)
         for statement in drops:
             cursor.execute(statement)
         try:

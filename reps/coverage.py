@@ -88,15 +88,26 @@ def account_attention_annotate(queryset: QuerySet[Account], *, at: dt.datetime |
     )
     minutes = f'(SELECT c.minutes_per_visit FROM {_TABLES["cadence"]} c WHERE c.tier = {account}.tier)'
     open_filter = f'FROM {_TABLES["opportunity"]} o WHERE o.account_id = {account}.id AND NOT (o.stage = ANY(%s))'
-    due_at = f"({last_visit} + {cadence_days} * interval '1 day')"
-    days_overdue = f"(extract(epoch FROM (%s - {due_at})) / 86400.0)::float8"
+    # The expressions that need the last visit and the cadence more than once read them from one row (lv, cd)
+    # computed once per account: one index probe of (account_id, -occurred_at) and one cadence lookup, instead
+    # of a correlated subquery per mention. The aggregate subquery is never flattened into its references.
+    # tier is unique in the cadence table, so the LEFT JOIN gives the scalar subquery's NULL-when-missing value.
+    visit_row = (
+        f'FROM (SELECT max(act.occurred_at) AS lv FROM {_TABLES["activity"]} act '
+        f"WHERE act.account_id = {account}.id AND act.kind = ANY(%s) AND act.occurred_at <= %s) v "
+        f'LEFT JOIN (SELECT (365.0 / NULLIF(c.visits_per_year, 0))::float8 AS cd FROM {_TABLES["cadence"]} c '
+        f"WHERE c.tier = {account}.tier) k ON true"
+    )
+    due = "(v.lv + k.cd * interval '1 day')"
+    due_at = f"(SELECT {due} {visit_row})"
+    days_overdue = f"(SELECT (extract(epoch FROM (%s - {due})) / 86400.0)::float8 {visit_row})"
     open_count = f"(SELECT count(*) {open_filter})"
-    rank = f"""CASE
-        WHEN {cadence_days} IS NOT NULL AND ({last_visit} IS NULL OR {due_at} < %s) THEN 0
-        WHEN {cadence_days} IS NOT NULL AND {due_at} < %s + interval '7 days' THEN 1
+    rank = f"""(SELECT CASE
+        WHEN k.cd IS NOT NULL AND (v.lv IS NULL OR {due} < %s) THEN 0
+        WHEN k.cd IS NOT NULL AND {due} < %s + interval '7 days' THEN 1
         WHEN {open_count} > 0 THEN 2
-        WHEN {cadence_days} IS NOT NULL THEN 3
-        ELSE 4 END"""
+        WHEN k.cd IS NOT NULL THEN 3
+        ELSE 4 END {visit_row})"""
     kinds = list(VISIT_KINDS)
     closed = list(OPEN_STAGES_EXCLUDED)
     return queryset.annotate(
@@ -108,9 +119,7 @@ def account_attention_annotate(queryset: QuerySet[Account], *, at: dt.datetime |
         open_opportunities=_sql(open_count, (closed,)),
         open_amount=_sql(f"(SELECT coalesce(sum(o.amount), 0) {open_filter})", (closed,)),
         next_close_date=_sql(f"(SELECT min(o.close_date) {open_filter})", (closed,)),
-        attention_rank=_sql(
-            rank, (kinds, at, kinds, at, at, kinds, at, at, closed)
-        ),
+        attention_rank=_sql(rank, (at, at, closed, kinds, at)),
     )
 
 

@@ -13,13 +13,25 @@ BULK_TOO_LARGE_RESPONSE = OpenApiResponse(
                                     "a job.")
 
 
-def bulk_too_large_response(*, count: int, import_path: str) -> Response:
-    """More than one request should carry: say so, and where large sets go (a CSV import, run as a job)."""
+def bulk_too_large_response(*, count: int, import_path: str | None, runs_as_job: bool = True) -> Response:
+    """More than one request should carry: say so, and where large sets go (a CSV import, run as a job, when there
+    is one; otherwise several requests)."""
+    if import_path is None:
+        advice = f"send larger sets in several requests of at most {BULK_MAX_ITEMS:,}."
+    else:
+        advice = f"send larger sets as a CSV file to POST {import_path}" + (", which runs as a job." if runs_as_job
+                                                                             else ".")
     return Response(
         {"code": "too_large", "message": f"{count:,} items is more than the {BULK_MAX_ITEMS:,} one request takes; "
-                                         f"send larger sets as a CSV file to POST {import_path}, which runs as a job."},
+                                         + advice},
         status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     )
+
+
+def bulk_items_over_limit(data) -> int | None:
+    """The number of items when a request's `items` list is over the limit (checked before any validation)."""
+    items = data.get("items") if isinstance(data, dict) else None
+    return len(items) if isinstance(items, list) and len(items) > BULK_MAX_ITEMS else None
 
 
 class BulkItemErrorSerializer(serializers.Serializer):

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from core.api.bulk import BULK_MAX_ITEMS, BulkReportBaseSerializer
 from performance.models import KpiSnapshot, Opportunity, Quota
 from performance.selectors import kpi_flags_with_links
 
@@ -137,3 +138,33 @@ class JobReferenceSerializer(serializers.Serializer):
     job = serializers.IntegerField()
     status = serializers.CharField()
     url = serializers.CharField()
+
+
+class OpportunityBulkItemSerializer(serializers.Serializer):
+    """One opportunity of a bulk upsert (documentation of the item; the import's row validation checks it)."""
+
+    external_id = serializers.CharField(max_length=64, help_text="Your id for the deal: existing ones update.")
+    account_external_id = serializers.CharField(max_length=64, help_text="The account's external id.")
+    name = serializers.CharField(max_length=200)
+    stage = serializers.ChoiceField(choices=Opportunity.Stage.choices, help_text="A stage value or its label.")
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0)
+    close_date = serializers.DateField()
+    created_date = serializers.DateField(required=False, allow_null=True, help_text="Default: close_date.")
+    product = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    rep_email = serializers.EmailField(required=False, allow_blank=True, help_text="The owning rep, by e-mail.")
+
+
+class OpportunityBulkSerializer(serializers.Serializer):
+    items = serializers.ListField(child=serializers.JSONField(), allow_empty=False,
+                                  help_text=f"At most {BULK_MAX_ITEMS:,} opportunities; send more as a CSV to "
+                                            "/api/v1/opportunities/import/.")
+    skip_invalid = serializers.BooleanField(default=False, help_text="Save the valid items even if some are not; "
+                                                                     "by default one bad item saves nothing.")
+
+
+class OpportunityBulkDocumentedSerializer(OpportunityBulkSerializer):
+    items = OpportunityBulkItemSerializer(many=True)
+
+
+class OpportunityBulkReportSerializer(BulkReportBaseSerializer):
+    """What an opportunity bulk upsert did (`unchanged` is always 0: updates are written as given)."""

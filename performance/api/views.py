@@ -2,13 +2,19 @@
 
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from core.api.bulk import (
+    BULK_TOO_LARGE_RESPONSE,
+    BulkRejectedSerializer,
+    bulk_items_over_limit,
+    bulk_too_large_response,
+)
 from core.api.pagination import PageOrCursorPagination
 from core.api_commands import IDEMPOTENCY_PARAMETER, JOB_ACCEPTED_EXAMPLE, idempotency_key, job_accepted_response
 from performance.api.serializers import (
@@ -17,6 +23,9 @@ from performance.api.serializers import (
     KpiFlagItemSerializer,
     KpiRecomputeSerializer,
     KpiSnapshotSerializer,
+    OpportunityBulkDocumentedSerializer,
+    OpportunityBulkReportSerializer,
+    OpportunityBulkSerializer,
     OpportunityImportSerializer,
     OpportunitySerializer,
     QuotaRollupQuerySerializer,
@@ -34,7 +43,7 @@ from performance.selectors import (
     user_is_manager,
 )
 from performance.services.kpis import kpi_history_request, kpi_recompute_request
-from performance.services.opportunities import opportunity_import, opportunity_save
+from performance.services.opportunities import opportunity_import, opportunity_save, opportunity_upsert
 from performance.services.quotas import quota_delete, quota_save
 from territories.models import Scenario
 from territories.selectors import scenario_active
@@ -160,6 +169,31 @@ class OpportunityViewSet(viewsets.ModelViewSet):
         summary = opportunity_import(file=payload.validated_data["file"],
                                      skip_bad_rows=payload.validated_data["skip_bad_rows"])
         return Response(summary, status=status.HTTP_200_OK if summary["committed"] else status.HTTP_400_BAD_REQUEST)
+
+    @extend_schema(
+        request=OpportunityBulkDocumentedSerializer,
+        responses={200: OpportunityBulkReportSerializer, 400: BulkRejectedSerializer, 413: BULK_TOO_LARGE_RESPONSE},
+        examples=[OpenApiExample("Two deals", request_only=True, value={
+            "items": [{"external_id": "OPP-1", "account_external_id": "CRM-1001", "name": "Renewal 2026",
+                       "stage": "proposal", "amount": "12000.00", "close_date": "2026-06-30"},
+                      {"external_id": "OPP-2", "account_external_id": "CRM-1002", "name": "Expansion",
+                       "stage": "won", "amount": "5000", "close_date": "2026-03-31", "rep_email": "ana@example.com"}],
+            "skip_invalid": False})],
+    )
+    @action(detail=False, methods=["post"], permission_classes=[IsManager], parser_classes=[JSONParser])
+    def bulk(self, request, *args, **kwargs):
+        """Create or update up to 10,000 opportunities by external id in one transaction, validated like the CSV
+        import's rows. One bad item saves nothing (400 with every bad item's index, field and message) unless
+        `skip_invalid` is true. Larger sets: POST a CSV to /api/v1/opportunities/import/."""
+        if (count := bulk_items_over_limit(request.data)) is not None:
+            return bulk_too_large_response(count=count, import_path="/api/v1/opportunities/import/",
+                                           runs_as_job=False)
+        payload = OpportunityBulkSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        summary = opportunity_upsert(**payload.validated_data)
+        if not summary["committed"]:
+            return Response({"code": "invalid", **summary}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(summary)
 
 
 @_listed(KpiSnapshotSerializer)

@@ -161,18 +161,78 @@ def opportunity_import(*, file: IO, skip_bad_rows: bool = False, refresh_kpis: b
             f"Import rejected: {bad_rows} of {len(rows)} rows have errors; nothing was saved. "
             "Fix them, or import again skipping bad rows."))
         return summary
+    updated = _write(valid, refresh_kpis=refresh_kpis, reason="opportunities imported")
+    summary.update(committed=True, created=len(valid) - updated, updated=updated, skipped=bad_rows,
+                   message=f"{len(valid) - updated} opportunities created, {updated} updated, {bad_rows} skipped.")
+    return summary
+
+
+def _write(valid: list[dict], *, refresh_kpis: bool, reason: str) -> int:
+    """Upsert validated rows by external id in one transaction; the number that existed (updated)."""
     with transaction.atomic():
-        existing = set(Opportunity.objects.filter(external_id__in=list(seen)).values_list("external_id", flat=True))
+        keys = [values["external_id"] for values in valid]
+        existing = set(Opportunity.objects.filter(external_id__in=keys).values_list("external_id", flat=True))
         Opportunity.objects.bulk_create(
             [Opportunity(**values) for values in valid], batch_size=2000,
             update_conflicts=True, unique_fields=["external_id"], update_fields=UPDATED_FIELDS,
         )
         account_ids = {values["account_id"] for values in valid}
         if refresh_kpis and account_ids:
-            kpi_refresh_for_accounts(account_ids=account_ids, reason="opportunities imported")
-    updated = len(existing)
-    summary.update(committed=True, created=len(valid) - updated, updated=updated, skipped=bad_rows,
-                   message=f"{len(valid) - updated} opportunities created, {updated} updated, {bad_rows} skipped.")
+            kpi_refresh_for_accounts(account_ids=account_ids, reason=reason)
+    return len(existing)
+
+
+def _item_text(value) -> str:
+    """A JSON value as the CSV cell the row validation reads (numbers as written, null as empty)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    return value if isinstance(value, str) else repr(value)
+
+
+def opportunity_upsert(*, items: list, skip_invalid: bool = False, refresh_kpis: bool = True) -> dict:
+    """Create or update opportunities given as objects (the bulk API) by external id, with the CSV import's row
+    validation. The report lists (index, field, message) per problem; with any bad item nothing is saved unless
+    `skip_invalid`. Counts follow the shared bulk report (updates are not compared, so `unchanged` is 0)."""
+    rows: list[dict | None] = []
+    for item in items:
+        rows.append({str(key).strip().lower(): _item_text(value) for key, value in item.items()}
+                    if isinstance(item, dict) else None)
+    account_keys = {(raw.get("account_external_id") or "").strip() for raw in rows if raw}
+    accounts = dict(Account.objects.filter(external_id__in=account_keys).values_list("external_id", "pk"))
+    reps = {email.lower(): pk for email, pk in Rep.objects.exclude(email="").values_list("email", "pk")}
+    errors, valid, seen, bad_items = [], [], {}, 0
+    for index, raw in enumerate(rows):
+        if raw is None:
+            row_errors = [RowError("item", "must be an object with external_id, account_external_id, name, stage, "
+                                           "amount and close_date")]
+        else:
+            values, row_errors = _row(raw, accounts, reps)
+            external_id = values["external_id"]
+            if external_id and external_id in seen:
+                row_errors.insert(0, RowError("external_id", f"{external_id!r} appears again; first at item "
+                                                             f"{seen[external_id]}"))
+            elif external_id:
+                seen[external_id] = index
+        if row_errors:
+            bad_items += 1
+            errors += [{"index": index, "field": error.column, "message": f"{error.column} {error.message}"}
+                       for error in row_errors]
+        else:
+            valid.append(values)
+    summary = {"items": len(items), "errors": bad_items, "report": errors[:MAX_REPORTED_ERRORS], "created": 0,
+               "updated": 0, "unchanged": 0, "skipped": 0, "committed": False}
+    if bad_items and not skip_invalid:
+        summary.update(skipped=len(items), message=f"Rejected: {bad_items} of {len(items)} items have errors; "
+                                                   "nothing was saved. Fix them, or send again with skip_invalid.")
+        return summary
+    updated = _write(valid, refresh_kpis=refresh_kpis, reason="opportunities loaded") if valid else 0
+    created = len(valid) - updated
+    summary.update(committed=True, created=created, updated=updated, skipped=bad_items,
+                   message=f"{created} opportunities created, {updated} updated, {bad_items} skipped.")
     return summary
 
 

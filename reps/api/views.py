@@ -12,16 +12,29 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from config.db_router import using_replica
+from core.api.bulk import (
+    BULK_TOO_LARGE_RESPONSE,
+    BulkRejectedSerializer,
+    bulk_items_over_limit,
+    bulk_too_large_response,
+)
 from core.api.pagination import PageOrCursorPagination
 from performance.models import Activity
 from reps import services
+from reps.api.bulk import (
+    ActivityBulkDocumentedSerializer,
+    ActivityBulkReportSerializer,
+    ActivityBulkSerializer,
+    activity_bulk_log,
+)
 from reps.api.serializers import (
     ActivitySerializer,
     BookAccountSerializer,
@@ -235,6 +248,30 @@ class ActivityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     def perform_update(self, serializer):
         serializer.instance = _service(services.activity_update, activity=serializer.instance,
                                        user=self.request.user, **serializer.validated_data)
+
+    @extend_schema(
+        request=ActivityBulkDocumentedSerializer,
+        responses={200: ActivityBulkReportSerializer, 400: BulkRejectedSerializer, 413: BULK_TOO_LARGE_RESPONSE},
+        examples=[OpenApiExample("Two visits", request_only=True, value={
+            "items": [{"account_external_id": "CRM-1001", "kind": "visit", "occurred_at": "2026-03-02T10:00:00Z",
+                       "duration_minutes": 45, "outcome": "Demo booked"},
+                      {"account_external_id": "CRM-1002", "kind": "call", "occurred_at": "2026-03-02T14:30:00Z"}],
+            "skip_invalid": False})],
+    )
+    @action(detail=False, methods=["post"], parser_classes=[JSONParser])
+    def bulk(self, request):
+        """Log up to 10,000 activities in one transaction (each item creates one: activities have no external
+        id). The account is given by its external id and must be in your book; a rep logs as themselves, a manager
+        may name one of their reps. One bad item saves nothing (400 with every bad item's index, field and
+        message) unless `skip_invalid` is true."""
+        if (count := bulk_items_over_limit(request.data)) is not None:
+            return bulk_too_large_response(count=count, import_path=None)
+        payload = ActivityBulkSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        summary = activity_bulk_log(user=request.user, **payload.validated_data)
+        if not summary["committed"]:
+            return Response({"code": "invalid", **summary}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(summary)
 
 
 class CoverageViewSet(viewsets.GenericViewSet):

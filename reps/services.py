@@ -245,7 +245,7 @@ def _require_activity_allowed(*, user, account: Account, rep: Rep | None) -> Rep
 @transaction.atomic
 def activity_log(
     *, account: Account, kind: str, occurred_at: dt.datetime | None = None, duration_minutes: int = 30,
-    notes: str = "", outcome: str = "", rep: Rep | None = None, user=None,
+    notes: str = "", outcome: str = "", rep: Rep | None = None, user=None, refresh_kpis: bool = True,
 ) -> Activity:
     """Record a visit, call, email or meeting; it counts in coverage as soon as it is committed."""
     rep = _require_activity_allowed(user=user, account=account, rep=rep)
@@ -258,7 +258,8 @@ def activity_log(
                         duration_minutes=duration_minutes, notes=_activity_notes(notes=notes, outcome=outcome))
     activity.full_clean()
     activity.save()
-    kpi_refresh_after_activity(activity)  # queued after commit: the KPI snapshots catch up within seconds
+    if refresh_kpis:  # bulk callers pass False and queue one refresh for the whole batch
+        kpi_refresh_after_activity(activity)  # queued after commit: the KPI snapshots catch up within seconds
     return activity
 
 

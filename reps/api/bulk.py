@@ -4,10 +4,12 @@ item creates one, through reps.services.activity_log, in one transaction with a 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.utils import timezone
 from rest_framework import serializers
 
 from core.api.bulk import BULK_MAX_ITEMS, BulkReportBaseSerializer
 from performance.models import Activity
+from performance.services.kpis import kpi_refresh_for_accounts
 from reps import services
 from reps.coverage import account_list_for_user
 from reps.selectors import rep_for_user, rep_list, user_is_manager
@@ -68,7 +70,7 @@ def activity_bulk_log(*, user, items: list, skip_invalid: bool = False) -> dict:
     own_rep = None if manager else rep_for_user(user=user)
     rep_ids = {item.get("rep") for item in items if isinstance(item, dict) and isinstance(item.get("rep"), int)}
     reps = {rep.pk: rep for rep in rep_list(user=user).filter(pk__in=rep_ids)}
-    errors, created = [], 0
+    errors, created, logged = [], 0, []
 
     def bad(index: int, field: str, message: str) -> None:
         errors.append({"index": index, "field": field, "message": f"{field} {message}"})
@@ -105,7 +107,7 @@ def activity_bulk_log(*, user, items: list, skip_invalid: bool = False) -> dict:
             else:
                 rep = None
             try:
-                services.activity_log(account=account, rep=rep, user=user, **data)  # its own savepoint
+                logged.append(services.activity_log(account=account, rep=rep, user=user, refresh_kpis=False, **data))
             except DjangoValidationError as exc:
                 bad(index, *_first_error(exc.message_dict if hasattr(exc, "error_dict") else exc.messages))
             except PermissionDenied as exc:
@@ -123,4 +125,8 @@ def activity_bulk_log(*, user, items: list, skip_invalid: bool = False) -> dict:
         return summary
     summary.update(committed=True, created=created, skipped=len(errors),
                    message=f"{created} activities created, {len(errors)} skipped.")
+    # One KPI refresh for the batch, not one per activity.
+    kpi_refresh_for_accounts(account_ids=[activity.account_id for activity in logged],
+                             days=[timezone.localdate(activity.occurred_at) for activity in logged],
+                             reason="activities logged in bulk", user=user)
     return summary

@@ -247,3 +247,13 @@ def test_a_rep_cannot_bulk_load_opportunities_even_on_their_own_account(rep_api,
     response = rep_api.post(OPPORTUNITIES, {"items": [deal(1)]}, format="json")
     assert response.status_code == 403
     assert not Opportunity.objects.exists()
+
+
+def test_a_bulk_batch_of_activities_queues_one_kpi_refresh(rep_api, book):
+    from core.models import Job
+
+    items = [{"account_external_id": f"MINE-{i}", "kind": "visit", "occurred_at": WHEN} for i in range(1, 4)]
+    response = rep_api.post(ACTIVITIES, {"items": items}, format="json")
+    assert response.status_code == 200, response.content
+    refresh = Job.objects.get(kind=Job.Kind.KPI_RECOMPUTE)  # one for the batch, not one per activity
+    assert refresh.params["account_ids"] == sorted(Activity.objects.values_list("account_id", flat=True).distinct())

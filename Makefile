@@ -12,7 +12,7 @@ demo:
 	bash scripts/bootstrap.sh demo
 
 test:
-	WITH_BROWSER=1 bash scripts/bootstrap.sh setup
+	WITH_TEST_TOOLS=1 bash scripts/bootstrap.sh setup
 	$(VENV)/bin/ruff check .
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py check --fail-level WARNING
 	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run

@@ -13,7 +13,8 @@ PYTHON_BIN=${PYTHON_BIN:-python3.11}
 APP_DB_URL_DEFAULT="postgis://territory:territory@127.0.0.1:5432/territory"
 REDIS_URL_DEFAULT="redis://127.0.0.1:6379/0"
 SYSTEM_PACKAGES=(libgdal32 libgeos-c1v5 libproj25 postgresql-15-postgis-3)
-[[ "${WITH_BROWSER:-0}" == 1 ]] && SYSTEM_PACKAGES+=(chromium)
+# The test command also needs a browser for Playwright and docker-compose to validate docker-compose.yml.
+[[ "${WITH_TEST_TOOLS:-0}" == 1 ]] && SYSTEM_PACKAGES+=(chromium docker-compose)
 
 say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }

@@ -4,7 +4,6 @@ import os
 from pathlib import Path
 
 import dj_database_url
-from celery.schedules import crontab  # noqa: F401  (documented example for beat schedules)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 

@@ -207,26 +207,26 @@ def lock_territory(request: Request, scenario_id: int, territory_id: int) -> Res
     return _run_edit(request, LockSerializer, call)
 
 
-@api_view(["POST"])
-@permission_classes([IsManager])
-def undo(request: Request, scenario_id: int) -> Response:
+def _history_step(request: Request, scenario_id: int, step) -> Response:
+    """Undo or redo: the same request shape, one edit-log step in either direction."""
     def call(data):
-        edit = services.scenario_edit_undo(scenario_id=scenario_id, version=data["version"], actor=request.user)
+        edit = step(scenario_id=scenario_id, version=data["version"], actor=request.user)
         return _edit_response(scenario_id, edit)
 
     get_object_or_404(Scenario, pk=scenario_id)
     return _run_edit(request, EditSerializer, call)
+
+
+@api_view(["POST"])
+@permission_classes([IsManager])
+def undo(request: Request, scenario_id: int) -> Response:
+    return _history_step(request, scenario_id, services.scenario_edit_undo)
 
 
 @api_view(["POST"])
 @permission_classes([IsManager])
 def redo(request: Request, scenario_id: int) -> Response:
-    def call(data):
-        edit = services.scenario_edit_redo(scenario_id=scenario_id, version=data["version"], actor=request.user)
-        return _edit_response(scenario_id, edit)
-
-    get_object_or_404(Scenario, pk=scenario_id)
-    return _run_edit(request, EditSerializer, call)
+    return _history_step(request, scenario_id, services.scenario_edit_redo)
 
 
 @api_view(["GET"])

@@ -136,3 +136,28 @@ class KpiSnapshot(models.Model):
     def __str__(self) -> str:
         subject = self.territory or self.rep or (f"level {self.level}" if self.level is not None else "scenario")
         return f"KPIs of {subject} {self.period_start} to {self.period_end}"
+
+
+class AccountActivitySummary(models.Model):
+    """Per-account figures the rep's book sorts by: derived data, kept by database triggers.
+
+    Statement-level triggers on the activity and opportunity tables (migration 0004) recompute the rows of the
+    accounts a statement touched, whatever wrote it (services, bulk SQL, the admin), so the summary is never
+    stale and no code path has to remember it. `last_visit_at` is the latest visit or meeting ever logged,
+    including future-dated ones; readers asking "as of" a moment fall back to the activity table when it is later.
+    """
+
+    account = models.OneToOneField(
+        "accounts.Account", on_delete=models.CASCADE, primary_key=True, related_name="activity_summary",
+        db_constraint=False,  # migration 0004 adds it with ON DELETE CASCADE (see there why)
+    )
+    last_visit_at = models.DateTimeField(null=True)
+    open_opportunities = models.IntegerField(default=0)
+    open_amount = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    next_close_date = models.DateField(null=True)
+
+    class Meta:
+        verbose_name_plural = "account activity summaries"
+
+    def __str__(self) -> str:
+        return f"Summary of account {self.account_id}"

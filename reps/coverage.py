@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Account, AccountAssignment
 from accounts.selectors import accounts_in_territories
-from performance.models import Activity, Opportunity
+from performance.models import AccountActivitySummary, Activity, Opportunity
 from reps.models import Rep, RepAssignment, VisitCadence
 from reps.routing import AVERAGE_SPEED_KMH, ROAD_FACTOR
 from reps.selectors import territory_ids_covered_by_reps, territory_ids_for_user, user_is_admin
@@ -24,7 +24,6 @@ from territories.models import Scenario, Territory
 from territories.selectors import scenario_active
 
 VISIT_KINDS = (Activity.Kind.VISIT.value, Activity.Kind.MEETING.value)
-OPEN_STAGES_EXCLUDED = (Opportunity.Stage.WON.value, Opportunity.Stage.LOST.value)
 # Workload estimate: each visit costs the drive from the territory's account centre to the account.
 DEFAULT_CAPACITY_HOURS = 1400.0
 
@@ -37,6 +36,7 @@ _TABLES = {
     "rep": Rep._meta.db_table,
     "rep_assignment": RepAssignment._meta.db_table,
     "territory": Territory._meta.db_table,
+    "summary": AccountActivitySummary._meta.db_table,
 }
 
 
@@ -78,48 +78,47 @@ def account_attention_annotate(queryset: QuerySet[Account], *, at: dt.datetime |
     """
     at = at or timezone.now()
     account = f'"{_TABLES["account"]}"'
+    summary = f'FROM {_TABLES["summary"]} s WHERE s.account_id = {account}.id'
+    # The last visit comes from the trigger-kept summary (one primary-key probe); only when the latest visit
+    # logged is after `at` (a future-dated visit, or a question about the past) is the activity table asked.
     last_visit = (
-        f'(SELECT max(act.occurred_at) FROM {_TABLES["activity"]} act WHERE act.account_id = {account}.id '
-        f"AND act.kind = ANY(%s) AND act.occurred_at <= %s)"
+        f"(SELECT CASE WHEN s.last_visit_at IS NULL OR s.last_visit_at <= %s THEN s.last_visit_at ELSE "
+        f'(SELECT max(act.occurred_at) FROM {_TABLES["activity"]} act WHERE act.account_id = s.account_id '
+        f"AND act.kind = ANY(%s) AND act.occurred_at <= %s) END {summary})"
     )
+    last_visit_params = (at, list(VISIT_KINDS), at)
     cadence_days = (
         f'(SELECT (365.0 / NULLIF(c.visits_per_year, 0))::float8 FROM {_TABLES["cadence"]} c '
         f"WHERE c.tier = {account}.tier)"
     )
     minutes = f'(SELECT c.minutes_per_visit FROM {_TABLES["cadence"]} c WHERE c.tier = {account}.tier)'
-    open_filter = f'FROM {_TABLES["opportunity"]} o WHERE o.account_id = {account}.id AND NOT (o.stage = ANY(%s))'
     # The expressions that need the last visit and the cadence more than once read them from one row (lv, cd)
-    # computed once per account: one index probe of (account_id, -occurred_at) and one cadence lookup, instead
-    # of a correlated subquery per mention. The aggregate subquery is never flattened into its references.
-    # tier is unique in the cadence table, so the LEFT JOIN gives the scalar subquery's NULL-when-missing value.
+    # computed once per account. tier is unique in the cadence table, so the LEFT JOIN gives the scalar
+    # subquery's NULL-when-missing value.
     visit_row = (
-        f'FROM (SELECT max(act.occurred_at) AS lv FROM {_TABLES["activity"]} act '
-        f"WHERE act.account_id = {account}.id AND act.kind = ANY(%s) AND act.occurred_at <= %s) v "
+        f"FROM (SELECT {last_visit} AS lv) v "
         f'LEFT JOIN (SELECT (365.0 / NULLIF(c.visits_per_year, 0))::float8 AS cd FROM {_TABLES["cadence"]} c '
         f"WHERE c.tier = {account}.tier) k ON true"
     )
     due = "(v.lv + k.cd * interval '1 day')"
-    due_at = f"(SELECT {due} {visit_row})"
-    days_overdue = f"(SELECT (extract(epoch FROM (%s - {due})) / 86400.0)::float8 {visit_row})"
-    open_count = f"(SELECT count(*) {open_filter})"
+    open_count = f"coalesce((SELECT s.open_opportunities {summary}), 0)"
     rank = f"""(SELECT CASE
         WHEN k.cd IS NOT NULL AND (v.lv IS NULL OR {due} < %s) THEN 0
         WHEN k.cd IS NOT NULL AND {due} < %s + interval '7 days' THEN 1
         WHEN {open_count} > 0 THEN 2
         WHEN k.cd IS NOT NULL THEN 3
         ELSE 4 END {visit_row})"""
-    kinds = list(VISIT_KINDS)
-    closed = list(OPEN_STAGES_EXCLUDED)
     return queryset.annotate(
-        last_visit_at=_sql(last_visit, (kinds, at)),
+        last_visit_at=_sql(last_visit, last_visit_params),
         cadence_days=_sql(cadence_days, ()),
         visit_minutes=_sql(minutes, ()),
-        due_at=_sql(due_at, (kinds, at)),
-        days_overdue=_sql(days_overdue, (at, kinds, at)),
-        open_opportunities=_sql(open_count, (closed,)),
-        open_amount=_sql(f"(SELECT coalesce(sum(o.amount), 0) {open_filter})", (closed,)),
-        next_close_date=_sql(f"(SELECT min(o.close_date) {open_filter})", (closed,)),
-        attention_rank=_sql(rank, (at, at, closed, kinds, at)),
+        due_at=_sql(f"(SELECT {due} {visit_row})", last_visit_params),
+        days_overdue=_sql(f"(SELECT (extract(epoch FROM (%s - {due})) / 86400.0)::float8 {visit_row})",
+                          (at, *last_visit_params)),
+        open_opportunities=_sql(open_count, ()),
+        open_amount=_sql(f"coalesce((SELECT s.open_amount {summary}), 0)", ()),
+        next_close_date=_sql(f"(SELECT s.next_close_date {summary})", ()),
+        attention_rank=_sql(rank, (at, at, *last_visit_params)),
     )
 
 

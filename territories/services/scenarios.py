@@ -1,6 +1,7 @@
 """Scenario lifecycle: create, clone, activate (now or on a date), roll back, compare."""
 
 import datetime as dt
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -39,8 +40,9 @@ def scenario_create(*, name: str, description: str = "", created_by=None) -> Sce
 
 
 @transaction.atomic
-def scenario_update(*, scenario: Scenario, name: str | None = None, description: str | None = None,
-                    actor=None) -> Scenario:
+def scenario_update(
+    *, scenario: Scenario, name: str | None = None, description: str | None = None, actor=None
+) -> Scenario:
     """Rename or describe a scenario (allowed in any status: it changes no alignment)."""
     if name is not None:
         if not name.strip():
@@ -65,11 +67,14 @@ _CLONE_SQL = [
     INSERT INTO territories_territory
         (id, scenario_id, parent_id, depth, level_name, name, code, territory_type_id, boundary, built_from_units,
          is_locked, color, version, created_at, updated_at)
-    SELECT m.new_id, %(target)s, pm.new_id, t.depth, t.level_name, t.name, t.code, t.territory_type_id, t.boundary,
+    SELECT m.new_id, %(target)s, pm.new_id, t.depth, t.level_name, t.name, t.code, t.territory_type_id,
+           CASE WHEN nb.old_id IS NULL THEN t.boundary ELSE ST_SetSRID(ST_GeomFromWKB(nb.wkb), 4326) END,
            t.built_from_units, t.is_locked, t.color, 1, %(now)s, %(now)s
     FROM territories_territory t
     JOIN _clone_territory m ON m.old_id = t.id
     LEFT JOIN _clone_territory pm ON pm.old_id = t.parent_id
+    LEFT JOIN (SELECT unnest(%(boundary_ids)s::bigint[]) AS old_id, unnest(%(boundary_wkbs)s::bytea[]) AS wkb) nb
+        ON nb.old_id = t.id
     ORDER BY t.depth
     """,
     """
@@ -83,8 +88,11 @@ _CLONE_SQL = [
     """,
     """
     INSERT INTO territories_territoryunit (scenario_id, territory_id, unit_id)
-    SELECT %(target)s, m.new_id, tu.unit_id
+    SELECT %(target)s, coalesce(pm.new_id, m.new_id), tu.unit_id
     FROM territories_territoryunit tu JOIN _clone_territory m ON m.old_id = tu.territory_id
+    LEFT JOIN (SELECT unnest(%(unit_ids)s::bigint[]) AS unit_id, unnest(%(unit_territory_ids)s::bigint[]) AS old_id) p
+        ON p.unit_id = tu.unit_id
+    LEFT JOIN _clone_territory pm ON pm.old_id = p.old_id
     WHERE tu.scenario_id = %(source)s
     """,
     """
@@ -139,32 +147,95 @@ _CLONE_SQL = [
     JOIN _clone_territory m ON m.old_id = a.territory_id
     LEFT JOIN _clone_rule rm ON rm.old_id = a.rule_id
     LEFT JOIN _clone_override om ON om.old_id = a.override_id
-    WHERE a.scenario_id = %(source)s AND a.valid_to IS NULL
+    LEFT JOIN (SELECT DISTINCT unnest(%(account_ids)s::bigint[]) AS account_id) moved
+        ON moved.account_id = a.account_id AND a.territory_id = ANY(%(replaced_ids)s) AND a.source <> 'override'
+    WHERE a.scenario_id = %(source)s AND a.valid_to IS NULL AND moved.account_id IS NULL
+    """,
+    """
+    INSERT INTO accounts_accountassignment (scenario_id, account_id, territory_id, valid_from, source, reason)
+    SELECT %(target)s, p.account_id, m.new_id, %(now)s, %(assignment_source)s, %(assignment_reason)s
+    FROM (SELECT unnest(%(account_ids)s::bigint[]) AS account_id,
+                 unnest(%(account_territory_ids)s::bigint[]) AS old_id) p
+    JOIN _clone_territory m ON m.old_id = p.old_id
+    ON CONFLICT DO NOTHING
     """,
 ]
 
 
+@dataclass
+class ClonePlan:
+    """What a clone takes from a plan instead of copying it from the source (all ids are the source's).
+
+    The optimiser writes its plan this way, in the clone's own INSERT ... SELECT statements, instead of copying the
+    source and then overwriting most of the copy.
+    """
+
+    boundaries: dict[int, bytes] = field(default_factory=dict)  # territory id → its copy's boundary (WKB, EPSG:4326)
+    unit_territory: dict[int, int] = field(default_factory=dict)  # geo unit id → territory whose copy holds it
+    # The current assignments of these accounts to these territories (overrides excepted) are not copied; each
+    # account gets a new one to the copy of its territory in account_territory, with this source and reason.
+    replaced_territories: list[int] = field(default_factory=list)
+    account_territory: dict[int, int] = field(default_factory=dict)
+    assignment_source: str = ""
+    assignment_reason: str = ""
+
+
 @transaction.atomic
-def scenario_clone(*, scenario: Scenario, name: str | None = None, created_by=None) -> Scenario:
-    """A planning copy of any scenario: hierarchy, boundaries, units, rules, overrides and current assignments."""
+def scenario_clone(
+    *, scenario: Scenario, name: str | None = None, created_by=None, plan: ClonePlan | None = None
+) -> Scenario:
+    """A planning copy of any scenario: hierarchy, boundaries, units, rules, overrides and current assignments
+    (with `plan`: some boundaries, units and assignments as the plan says instead)."""
     now = timezone.now()
+    plan = plan or ClonePlan()
     clone = Scenario.objects.create(
-        name=(name or f"{scenario.name} (copy)").strip(), description=scenario.description, cloned_from=scenario,
+        name=(name or f"{scenario.name} (copy)").strip(),
+        description=scenario.description,
+        cloned_from=scenario,
         created_by=created_by,
     )
     counts = {}
-    params = {"source": scenario.pk, "target": clone.pk, "now": now,
-              "actor": created_by.pk if created_by is not None else None}
-    labels = [None, "territories", None, "territory_units", None, "rules", None, None, "overrides", None, "assignments"]
+    params = {
+        "source": scenario.pk,
+        "target": clone.pk,
+        "now": now,
+        "actor": created_by.pk if created_by is not None else None,
+        "boundary_ids": list(plan.boundaries),
+        "boundary_wkbs": list(plan.boundaries.values()),
+        "unit_ids": list(plan.unit_territory),
+        "unit_territory_ids": list(plan.unit_territory.values()),
+        "replaced_ids": plan.replaced_territories,
+        "account_ids": list(plan.account_territory),
+        "account_territory_ids": list(plan.account_territory.values()),
+        "assignment_source": plan.assignment_source,
+        "assignment_reason": plan.assignment_reason,
+    }
+    labels = [
+        None,
+        "territories",
+        None,
+        "territory_units",
+        None,
+        "rules",
+        None,
+        None,
+        "overrides",
+        None,
+        "assignments",
+        "reassigned",
+    ]
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS _clone_territory, _clone_rule, _clone_override")
         for label, sql in zip(labels, _CLONE_SQL, strict=True):
+            if label == "reassigned" and not plan.account_territory:
+                continue
             cursor.execute(sql, params)
             if label:
                 counts[label] = cursor.rowcount
+        if "reassigned" in counts:
+            counts["assignments"] += counts["reassigned"]
         cursor.execute("DROP TABLE _clone_territory, _clone_rule, _clone_override")
-    _event(clone, ScenarioEvent.Action.CLONED, created_by, source_id=scenario.pk, source_name=scenario.name,
-           **counts)
+    _event(clone, ScenarioEvent.Action.CLONED, created_by, source_id=scenario.pk, source_name=scenario.name, **counts)
     return clone
 
 
@@ -174,8 +245,7 @@ def _lock_for_activation(scenario: Scenario) -> tuple[Scenario, Scenario | None]
         Scenario.objects.select_for_update().filter(Q(pk=scenario.pk) | Q(status=Scenario.Status.ACTIVE)).order_by("pk")
     )
     target = next(item for item in locked if item.pk == scenario.pk)
-    current = next((item for item in locked if item.status == Scenario.Status.ACTIVE and item.pk != scenario.pk),
-                   None)
+    current = next((item for item in locked if item.status == Scenario.Status.ACTIVE and item.pk != scenario.pk), None)
     return target, current
 
 
@@ -197,15 +267,31 @@ def scenario_activate(*, scenario: Scenario, actor=None, via: str = "manual") ->
     target.activated_at = now
     target.archived_at = None
     target.scheduled_activation_at = None
-    target.save(update_fields=["status", "activated_at", "archived_at", "scheduled_activation_at",
-                               "previous_active", "updated_at"])
+    target.save(
+        update_fields=[
+            "status",
+            "activated_at",
+            "archived_at",
+            "scheduled_activation_at",
+            "previous_active",
+            "updated_at",
+        ]
+    )
     _event(target, ScenarioEvent.Action.ACTIVATED, actor, via=via, replaced=current.pk if current else None)
     from core.webhooks import webhook_emit
 
     # Recorded in this transaction, sent only once it commits (nothing is announced if the activation fails).
-    webhook_emit(event="scenario.activated", payload={
-        "scenario": target.pk, "name": target.name, "activated_at": now, "via": via,
-        "previous_active": current.pk if current else None, "actor": getattr(actor, "username", None)})
+    webhook_emit(
+        event="scenario.activated",
+        payload={
+            "scenario": target.pk,
+            "name": target.name,
+            "activated_at": now,
+            "via": via,
+            "previous_active": current.pk if current else None,
+            "actor": getattr(actor, "username", None),
+        },
+    )
     scenario.refresh_from_db()
     return target
 

@@ -15,6 +15,13 @@ class CoreConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self):
+        from django.contrib.gis.db.models import PointField
+        from rest_framework.serializers import ModelSerializer
+
         from core import schema  # noqa: F401  (registers the OpenAPI description of token auth)
+        from core.api.fields import GeometryField
+
+        # rest_framework_gis (ready before us) maps model geometry fields to its field; points get ours.
+        ModelSerializer.serializer_field_mapping[PointField] = GeometryField
 
         post_migrate.connect(_sync_roles, dispatch_uid="core.roles_sync")

@@ -2,11 +2,11 @@
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework_gis.serializers import GeometryField
 
 from accounts.models import Account, AccountAssignment, AccountOverride, AllocationRun
 from accounts.services.allocation import allocation_reason
 from core.api.bulk import BULK_MAX_ITEMS, BulkReportBaseSerializer
+from core.api.fields import GeometryField
 from core.api.serializers import SparseFieldsMixin
 
 NULLABLE = {"read_only": True, "default": None, "allow_null": True}

@@ -17,13 +17,29 @@ def scenario_activation_due_task() -> list[int]:
 
 
 @shared_task(acks_late=True)
-def geo_unit_import_task(job_id: int, path: str, layer_name: str, code_field: str, name_field: str = "",
-                         kind: str = "", repair: bool = True, skip_bad_features: bool = True) -> None:
+def geo_unit_import_task(
+    job_id: int,
+    path: str,
+    layer_name: str,
+    code_field: str,
+    name_field: str = "",
+    kind: str = "",
+    repair: bool = True,
+    skip_bad_features: bool = True,
+) -> None:
     from territories.services.geo_units import geo_unit_import
 
     def work(job, progress):
-        return geo_unit_import(path=path, layer_name=layer_name, code_field=code_field, name_field=name_field,
-                               kind=kind, repair=repair, skip_bad_features=skip_bad_features, progress=progress)
+        return geo_unit_import(
+            path=path,
+            layer_name=layer_name,
+            code_field=code_field,
+            name_field=name_field,
+            kind=kind,
+            repair=repair,
+            skip_bad_features=skip_bad_features,
+            progress=progress,
+        )
 
     job_run(job_id=job_id, work=work)
 
@@ -50,8 +66,11 @@ def scenario_activate_task(job_id: int, scenario_id: int) -> None:
     def work(job, progress):
         with _acting_as(job.created_by):
             scenario = scenario_activate(scenario=Scenario.objects.get(pk=scenario_id), actor=job.created_by)
-        return {"scenario": scenario.pk, "previous_active": scenario.previous_active_id,
-                "message": f'Scenario "{scenario.name}" is active.'}
+        return {
+            "scenario": scenario.pk,
+            "previous_active": scenario.previous_active_id,
+            "message": f'Scenario "{scenario.name}" is active.',
+        }
 
     job_run(job_id=job_id, work=work)
 
@@ -65,8 +84,11 @@ def scenario_rollback_task(job_id: int, scenario_id: int) -> None:
     def work(job, progress):
         with _acting_as(job.created_by):
             restored = scenario_rollback(scenario=Scenario.objects.get(pk=scenario_id), actor=job.created_by)
-        return {"scenario": restored.pk, "rolled_back": scenario_id,
-                "message": f'Scenario "{restored.name}" is active again.'}
+        return {
+            "scenario": restored.pk,
+            "rolled_back": scenario_id,
+            "message": f'Scenario "{restored.name}" is active again.',
+        }
 
     job_run(job_id=job_id, work=work)
 
@@ -81,16 +103,23 @@ def optimizer_run_task(job_id: int, scenario_id: int, params: dict) -> None:
         parent_id = params.get("parent")
         with _acting_as(job.created_by):
             result = optimizer_run(
-                scenario=Scenario.objects.get(pk=scenario_id), k=params.get("k"),
+                scenario=Scenario.objects.get(pk=scenario_id),
+                k=params.get("k"),
                 balance={name: tuple(target) for name, target in params["balance"].items()},
-                mode=params.get("mode", "design"), seed=params.get("seed", 0),
-                time_limit=params.get("time_limit", 60), name=params.get("name") or None,
+                mode=params.get("mode", "design"),
+                seed=params.get("seed", 0),
+                time_limit=params.get("time_limit", 60),
+                name=params.get("name") or None,  # for the whole run
                 parent=Territory.objects.get(pk=parent_id) if parent_id else None,
-                user=job.created_by, progress=progress,
+                user=job.created_by,
+                progress=progress,
             )
         summary = result.optimizer_report["summary"]
-        return {"scenario": result.pk, "source_scenario": scenario_id, "summary": summary,
-                "message": f'Scenario "{result.name}" created: largest deviation {summary["max_rel_dev"]:.1%}, '
-                           f'{"contiguous" if summary["contiguous"] else "NOT contiguous"}.'}
+        return {
+            "scenario": result.pk,
+            "source_scenario": scenario_id,
+            "summary": summary,
+            "message": f'Scenario "{result.name}" created: {summary["headline"]}',
+        }
 
     job_run(job_id=job_id, work=work)

@@ -8,10 +8,12 @@ Aggregates are single SQL statements over the scenario's current account assignm
 
 import datetime as dt
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import DecimalField, F, QuerySet, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Account, AccountAssignment
@@ -78,13 +80,20 @@ def account_attention_annotate(queryset: QuerySet[Account], *, at: dt.datetime |
     """
     at = at or timezone.now()
     account = f'"{_TABLES["account"]}"'
-    summary = f'FROM {_TABLES["summary"]} s WHERE s.account_id = {account}.id'
-    # The last visit comes from the trigger-kept summary (one primary-key probe); only when the latest visit
-    # logged is after `at` (a future-dated visit, or a question about the past) is the activity table asked.
+    # The trigger-kept summary joins in once (a LEFT JOIN, aliased by its table name, added by these
+    # annotations); the raw expressions below read its columns.
+    queryset = queryset.annotate(
+        open_opportunities=Coalesce(F("activity_summary__open_opportunities"), 0),
+        open_amount=Coalesce(F("activity_summary__open_amount"), Value(Decimal(0)), output_field=DecimalField()),
+        next_close_date=F("activity_summary__next_close_date"),
+    )
+    summary = f'"{_TABLES["summary"]}"'
+    # Only when the latest visit logged is after `at` (a future-dated visit, or a question about the past) is the
+    # activity table asked.
     last_visit = (
-        f"(SELECT CASE WHEN s.last_visit_at IS NULL OR s.last_visit_at <= %s THEN s.last_visit_at ELSE "
-        f'(SELECT max(act.occurred_at) FROM {_TABLES["activity"]} act WHERE act.account_id = s.account_id '
-        f"AND act.kind = ANY(%s) AND act.occurred_at <= %s) END {summary})"
+        f"(CASE WHEN {summary}.last_visit_at IS NULL OR {summary}.last_visit_at <= %s THEN {summary}.last_visit_at "
+        f'ELSE (SELECT max(act.occurred_at) FROM {_TABLES["activity"]} act WHERE act.account_id = {account}.id '
+        f"AND act.kind = ANY(%s) AND act.occurred_at <= %s) END)"
     )
     last_visit_params = (at, list(VISIT_KINDS), at)
     cadence_days = (
@@ -92,20 +101,18 @@ def account_attention_annotate(queryset: QuerySet[Account], *, at: dt.datetime |
         f"WHERE c.tier = {account}.tier)"
     )
     minutes = f'(SELECT c.minutes_per_visit FROM {_TABLES["cadence"]} c WHERE c.tier = {account}.tier)'
-    # The expressions that need the last visit and the cadence more than once read them from one row (lv, cd)
-    # computed once per account. tier is unique in the cadence table, so the LEFT JOIN gives the scalar
-    # subquery's NULL-when-missing value.
+    # The expressions that need the last visit and the cadence more than once read them from one row (lv, cd).
+    # tier is unique in the cadence table, so the LEFT JOIN gives the scalar subquery's NULL-when-missing value.
     visit_row = (
         f"FROM (SELECT {last_visit} AS lv) v "
         f'LEFT JOIN (SELECT (365.0 / NULLIF(c.visits_per_year, 0))::float8 AS cd FROM {_TABLES["cadence"]} c '
         f"WHERE c.tier = {account}.tier) k ON true"
     )
     due = "(v.lv + k.cd * interval '1 day')"
-    open_count = f"coalesce((SELECT s.open_opportunities {summary}), 0)"
     rank = f"""(SELECT CASE
         WHEN k.cd IS NOT NULL AND (v.lv IS NULL OR {due} < %s) THEN 0
         WHEN k.cd IS NOT NULL AND {due} < %s + interval '7 days' THEN 1
-        WHEN {open_count} > 0 THEN 2
+        WHEN coalesce({summary}.open_opportunities, 0) > 0 THEN 2
         WHEN k.cd IS NOT NULL THEN 3
         ELSE 4 END {visit_row})"""
     return queryset.annotate(
@@ -115,17 +122,12 @@ def account_attention_annotate(queryset: QuerySet[Account], *, at: dt.datetime |
         due_at=_sql(f"(SELECT {due} {visit_row})", last_visit_params),
         days_overdue=_sql(f"(SELECT (extract(epoch FROM (%s - {due})) / 86400.0)::float8 {visit_row})",
                           (at, *last_visit_params)),
-        open_opportunities=_sql(open_count, ()),
-        open_amount=_sql(f"coalesce((SELECT s.open_amount {summary}), 0)", ()),
-        next_close_date=_sql(f"(SELECT s.next_close_date {summary})", ()),
         attention_rank=_sql(rank, (at, at, *last_visit_params)),
     )
 
 
 def account_attention_order(queryset: QuerySet[Account]) -> QuerySet[Account]:
     """What needs attention first: overdue or never visited (most overdue first), then open pipeline."""
-    from django.db.models import F
-
     return queryset.order_by(
         "attention_rank", F("days_overdue").desc(nulls_first=True), "-open_amount", "name", "pk"
     )

@@ -18,7 +18,8 @@ Everything is set-based SQL over temporary tables, in one transaction (a preview
   accounts' GiST index), with each rule's field tests evaluated only for the accounts inside its boundary;
 - field-only rules: those testing text fields for equality become a lookup table hash-joined with the accounts;
   the rest are compiled into one CASE array evaluated in a single scan;
-- a hash aggregate finds the accounts with several candidates, and only those are ranked;
+- one sort of the candidates' account ids says whether any account has several; only those are ranked, and
+  their losing candidates are deleted in place, so the candidates become the result without a copy;
 - one hash join against the assignments in force finds what to close and what to open; one UPDATE and one
   INSERT ... SELECT write exactly that (nothing, when nothing changed).
 Modules: allocation_plan (hierarchy and rules to targets), allocation_matching (candidates, winners), this one.
@@ -34,7 +35,13 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import AccountAssignment, AllocationRun
-from accounts.services.allocation_matching import _collect_candidates, _create_work_tables, _multi_matches, _resolve
+from accounts.services.allocation_matching import (
+    _collect_candidates,
+    _create_work_tables,
+    _multi_matches,
+    _resolve,
+    source_sql,
+)
 from accounts.services.allocation_plan import NO_PRIORITY, _Plan, allocation_plan
 from territories.models import Scenario
 
@@ -42,17 +49,23 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None] | None
 SAMPLE_LIMIT = 100  # accounts listed per category in a preview
-__all__ = ["NO_PRIORITY", "allocation_execute", "allocation_plan", "allocation_preview", "allocation_reason",
-           "allocation_run"]
+__all__ = [
+    "NO_PRIORITY",
+    "allocation_execute",
+    "allocation_plan",
+    "allocation_preview",
+    "allocation_reason",
+    "allocation_run",
+]
 
 
-_DIFF_SQL = """
+_DIFF_SQL = f"""
 CREATE TEMP TABLE _alloc_diff ON COMMIT DROP AS
 SELECT cur.id AS current_id, cur.account_id AS current_account_id, cur.territory_id AS current_territory_id,
-       res.account_id, res.territory_id, res.source, res.rule_id, res.override_id, res.reason
+       res.account_id, res.territory_id, {source_sql("res")} AS source, res.rule_id, res.override_id, res.reason
 FROM _alloc_result res
 FULL JOIN _alloc_current cur
-  ON cur.account_id = res.account_id AND cur.territory_id = res.territory_id AND cur.source = res.source
+  ON cur.account_id = res.account_id AND cur.territory_id = res.territory_id AND cur.source = {source_sql("res")}
  AND coalesce(cur.rule_id, 0) = coalesce(res.rule_id, 0) AND coalesce(cur.override_id, 0) = coalesce(res.override_id, 0)
 WHERE cur.id IS NULL OR res.account_id IS NULL
 """
@@ -69,25 +82,35 @@ GROUP BY 1, 2
 
 def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> dict:
     """What the run changes against the assignments in force, before anything is written. The differing rows
-    (assignments to close, assignments to open) are found in one hash join and kept for the write."""
+    (assignments to close, assignments to open) are found in one hash join and kept for the write; with no
+    assignments in force (a first run) there is nothing to join."""
     current_scope = scope_sql.replace("a.id", "c.account_id")
     cursor.execute(
-        f"""
-        CREATE TEMP TABLE _alloc_current ON COMMIT DROP AS
-        SELECT c.id, c.account_id, c.territory_id, c.source, c.rule_id, c.override_id
-        FROM accounts_accountassignment c
-        WHERE c.scenario_id = %s AND c.valid_to IS NULL {current_scope}
-        """,
+        f"SELECT EXISTS (SELECT 1 FROM accounts_accountassignment c"
+        f" WHERE c.scenario_id = %s AND c.valid_to IS NULL {current_scope})",
         [plan.scenario_id],
     )
-    assigned_before = cursor.rowcount
+    assigned_before = 0
+    if cursor.fetchone()[0]:
+        cursor.execute(
+            f"""
+            CREATE TEMP TABLE _alloc_current ON COMMIT DROP AS
+            SELECT c.id, c.account_id, c.territory_id, c.source, c.rule_id, c.override_id
+            FROM accounts_accountassignment c
+            WHERE c.scenario_id = %s AND c.valid_to IS NULL {current_scope}
+            """,
+            [plan.scenario_id],
+        )
+        assigned_before = cursor.rowcount
     # One pass over the result: counts per territory and source (assigned, by source, and a first run's moves).
-    cursor.execute("SELECT territory_id, source, count(*) FROM _alloc_result GROUP BY territory_id, source")
+    cursor.execute(
+        "SELECT territory_id, count(*), count(rule_id), count(override_id) FROM _alloc_result GROUP BY territory_id"
+    )
     per_territory = cursor.fetchall()
-    assigned = sum(count for _territory, _source, count in per_territory)
-    by_source: dict[str, int] = {}
-    for _territory, source, count in per_territory:
-        by_source[source] = by_source.get(source, 0) + count
+    assigned = sum(count for _territory, count, _rules, _overrides in per_territory)
+    by_source = {"rule": sum(row[2] for row in per_territory), "override": sum(row[3] for row in per_territory)}
+    by_source["geography"] = assigned - by_source["rule"] - by_source["override"]
+    by_source = {source: count for source, count in sorted(by_source.items()) if count}
     if assigned_before:
         cursor.execute(_DIFF_SQL)
         cursor.execute("SELECT count(*) FROM _alloc_diff WHERE current_id IS NULL")
@@ -96,10 +119,8 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
         rows = cursor.fetchall()
         untouched = assigned - opening
     else:  # a first run: everything is new, no join needed
-        opened: dict[int, int] = {}
-        for territory_id, _source, count in per_territory:
-            opened[territory_id] = opened.get(territory_id, 0) + count
-        rows, untouched = [(None, territory_id, count) for territory_id, count in opened.items()], 0
+        rows = [(None, territory_id, count) for territory_id, count, _rules, _overrides in per_territory]
+        untouched = 0
     unchanged, moved, newly_assigned, newly_unassigned = untouched, 0, 0, 0
     moves = []
     for from_id, to_id, count in rows:
@@ -112,17 +133,29 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
             newly_unassigned += count
         else:
             moved += count
-        moves.append({"from": plan.codes.get(from_id) if from_id else None,
-                      "to": plan.codes.get(to_id) if to_id else None, "accounts": count})
+        moves.append(
+            {
+                "from": plan.codes.get(from_id) if from_id else None,
+                "to": plan.codes.get(to_id) if to_id else None,
+                "accounts": count,
+            }
+        )
     moves.sort(key=lambda move: (-move["accounts"], move["from"] or "", move["to"] or ""))
     cursor.execute(f"SELECT count(*) FROM accounts_account a WHERE TRUE {scope_sql}")
     in_scope = cursor.fetchone()[0]
     summary = {
-        "accounts_in_scope": in_scope, "assigned_before": assigned_before, "assigned": assigned,
+        "accounts_in_scope": in_scope,
+        "assigned_before": assigned_before,
+        "assigned": assigned,
         "unassigned": in_scope - assigned,
-        "unchanged": unchanged, "moved": moved, "newly_assigned": newly_assigned,
-        "newly_unassigned": newly_unassigned, "changed": moved + newly_assigned + newly_unassigned,
-        "by_source": by_source, "moves": moves[:200], "warnings": plan.warnings,
+        "unchanged": unchanged,
+        "moved": moved,
+        "newly_assigned": newly_assigned,
+        "newly_unassigned": newly_unassigned,
+        "changed": moved + newly_assigned + newly_unassigned,
+        "by_source": by_source,
+        "moves": moves[:200],
+        "warnings": plan.warnings,
     }
     summary["unassigned_accounts"] = []
     if with_samples and summary["unassigned"] > 0:
@@ -144,7 +177,10 @@ def _write(cursor, plan: _Plan, *, run_id: int, now: dt.datetime, had_current: b
     """Close the assignments that change and insert the new ones (from the diff found by _summarise);
     unchanged ones are left alone. Rows go in account order so account-keyed indexes fill sequentially."""
     closed = 0
-    source_table = "_alloc_result"
+    source_table = (
+        f"(SELECT account_id, territory_id, {source_sql('r')} AS source, rule_id, override_id, reason"
+        " FROM _alloc_result r)"
+    )
     if had_current:
         cursor.execute(
             "UPDATE accounts_accountassignment SET valid_to = %s "
@@ -189,10 +225,18 @@ def _announce_reassigned(cursor, *, scenario: Scenario, run: AllocationRun, tota
             [ACCOUNTS_PER_EVENT],
         )
     else:
-        cursor.execute("SELECT account_id, NULL, min(territory_id) FROM _alloc_result GROUP BY account_id "
-                       "ORDER BY 1 LIMIT %s", [ACCOUNTS_PER_EVENT])
-    account_reassigned_emit(scenario_id=scenario.pk, source="allocation", moves=cursor.fetchall(), total=total,
-                            run_id=run.pk, actor=run.created_by)
+        cursor.execute(
+            "SELECT account_id, NULL, min(territory_id) FROM _alloc_result GROUP BY account_id ORDER BY 1 LIMIT %s",
+            [ACCOUNTS_PER_EVENT],
+        )
+    account_reassigned_emit(
+        scenario_id=scenario.pk,
+        source="allocation",
+        moves=cursor.fetchall(),
+        total=total,
+        run_id=run.pk,
+        actor=run.created_by,
+    )
 
 
 def _scope(cursor, scenario: Scenario, *, account_ids, territory_ids, progress: Progress) -> str:
@@ -224,8 +268,18 @@ def _scope(cursor, scenario: Scenario, *, account_ids, territory_ids, progress: 
     return "AND a.id IN (SELECT account_id FROM _alloc_scope)"
 
 
-_WORK_TABLES = ("_alloc_target_rule", "_alloc_rule_key", "_alloc_candidate", "_alloc_several", "_alloc_result",
-                "_alloc_multi", "_alloc_current", "_alloc_diff", "_alloc_scope")
+_WORK_TABLES = (
+    "_alloc_target_rule",
+    "_alloc_rule_key",
+    "_alloc_candidate",
+    "_alloc_several",
+    "_alloc_result",
+    "_alloc_winner",
+    "_alloc_multi",
+    "_alloc_current",
+    "_alloc_diff",
+    "_alloc_scope",
+)
 
 
 def _enlarge_temp_buffers(cursor) -> None:
@@ -244,8 +298,14 @@ def _drop_work_tables(cursor) -> None:
 
 
 def allocation_execute(
-    *, scenario: Scenario, dry_run: bool, account_ids: Iterable[int] | None = None,
-    territory_ids: Iterable[int] | None = None, created_by=None, job=None, progress: Progress = None,
+    *,
+    scenario: Scenario,
+    dry_run: bool,
+    account_ids: Iterable[int] | None = None,
+    territory_ids: Iterable[int] | None = None,
+    created_by=None,
+    job=None,
+    progress: Progress = None,
 ) -> AllocationRun:
     """Allocate a scenario's accounts (all, or those given, or those touched by the given territories).
 
@@ -274,8 +334,9 @@ def allocation_execute(
             _enlarge_temp_buffers(cursor)
             cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '256MB'")
             _drop_work_tables(cursor)
-            scope_sql = _scope(cursor, scenario, account_ids=account_ids, territory_ids=territory_ids,
-                               progress=progress)
+            scope_sql = _scope(
+                cursor, scenario, account_ids=account_ids, territory_ids=territory_ids, progress=progress
+            )
             plan = allocation_plan(scenario=scenario)
             lap("plan")
             _create_work_tables(cursor, plan)
@@ -283,8 +344,8 @@ def allocation_execute(
             lap("match")
             if progress:
                 progress(55, "Resolving ties and overrides")
-            _resolve(cursor, plan, scope_sql=scope_sql)
-            multi_count, multi_listed = _multi_matches(cursor, plan, limit=SAMPLE_LIMIT)
+            several = _resolve(cursor, plan, scope_sql=scope_sql)
+            multi_count, multi_listed = _multi_matches(cursor, plan, several=several, limit=SAMPLE_LIMIT)
             lap("resolve")
             if progress:
                 progress(70, "Comparing with the assignments in force")
@@ -297,18 +358,28 @@ def allocation_execute(
             else:
                 if progress:
                     progress(80, "Writing assignments")
-                summary.update(_write(cursor, plan, run_id=run.pk, now=now,
-                                      had_current=summary["assigned_before"] > 0))
+                summary.update(_write(cursor, plan, run_id=run.pk, now=now, had_current=summary["assigned_before"] > 0))
                 if summary["changed"]:
-                    _announce_reassigned(cursor, scenario=scenario, run=run, total=summary["changed"],
-                                         had_current=summary["assigned_before"] > 0)
+                    _announce_reassigned(
+                        cursor,
+                        scenario=scenario,
+                        run=run,
+                        total=summary["changed"],
+                        had_current=summary["assigned_before"] > 0,
+                    )
                 lap("write")
                 _drop_work_tables(cursor)
-    summary.update({
-        "scenario_id": scenario.pk, "dry_run": dry_run, "incremental": scope_sql != "",
-        "account_ids": account_ids[:SAMPLE_LIMIT] if account_ids else None, "territory_ids": territory_ids,
-        "timings": timings, "seconds": round(time.perf_counter() - started, 3),
-    })
+    summary.update(
+        {
+            "scenario_id": scenario.pk,
+            "dry_run": dry_run,
+            "incremental": scope_sql != "",
+            "account_ids": account_ids[:SAMPLE_LIMIT] if account_ids else None,
+            "territory_ids": territory_ids,
+            "timings": timings,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+    )
     if dry_run:
         run = AllocationRun.objects.create(scenario=scenario, job=job, created_by=created_by, is_preview=True)
     run.summary = summary

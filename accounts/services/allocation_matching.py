@@ -1,4 +1,10 @@
-"""Allocation matching in SQL: every (account, leaf, rule) candidate, then one winner per account."""
+"""Allocation matching in SQL: every (account, leaf, rule) candidate, then one winner per account.
+
+The candidates table is narrow (account, territory, rule): the ranks that break ties are looked up from the
+targets only for the few accounts that have several candidates. Ties are found with one sort of the account ids
+(PostgreSQL's hash aggregate over a million distinct keys is several times slower), and the winners are chosen
+in place, so the candidates table becomes the result without copying a million rows.
+"""
 
 import itertools
 from collections.abc import Callable
@@ -21,12 +27,20 @@ def _create_work_tables(cursor, plan: _Plan) -> None:
     )
     with cursor.copy("COPY _alloc_target_rule FROM STDIN") as copy:
         for target in plan.targets:
-            copy.write_row((target.rule_id, target.territory_id, target.depth, target.type_priority,
-                            target.rule_priority, target.owner_id, target.code_rank))
+            copy.write_row(
+                (
+                    target.rule_id,
+                    target.territory_id,
+                    target.depth,
+                    target.type_priority,
+                    target.rule_priority,
+                    target.owner_id,
+                    target.code_rank,
+                )
+            )
     cursor.execute("ANALYZE _alloc_target_rule")
     cursor.execute(
-        "CREATE TEMP TABLE _alloc_candidate (account_id bigint, territory_id bigint, rule_id bigint, depth int,"
-        " type_priority int, rule_priority int, code_rank int) ON COMMIT DROP"
+        "CREATE TEMP TABLE _alloc_candidate (account_id bigint, territory_id bigint, rule_id bigint) ON COMMIT DROP"
     )
 
 
@@ -55,7 +69,7 @@ def _collect_candidates(cursor, plan: _Plan, *, scope_sql: str, progress: Progre
             cursor.execute(
                 f"""
                 INSERT INTO _alloc_candidate
-                SELECT hit.id, rt.territory_id, rt.rule_id, rt.depth, rt.type_priority, rt.rule_priority, rt.code_rank
+                SELECT hit.id, rt.territory_id, rt.rule_id
                 FROM _alloc_target_rule rt
                 JOIN territories_territory owner ON owner.id = rt.owner_id
                 CROSS JOIN LATERAL (
@@ -71,7 +85,7 @@ def _collect_candidates(cursor, plan: _Plan, *, scope_sql: str, progress: Progre
         cursor.execute(
             f"""
             INSERT INTO _alloc_candidate
-            SELECT hit.id, rt.territory_id, rt.rule_id, rt.depth, rt.type_priority, rt.rule_priority, rt.code_rank
+            SELECT hit.id, rt.territory_id, rt.rule_id
             FROM territories_territory owner
             CROSS JOIN LATERAL (
                 SELECT {columns} FROM accounts_account a
@@ -129,8 +143,9 @@ def _collect_field_rule_candidates(cursor, plan: _Plan, rule_ids: list[int], *, 
         else:
             keyed.setdefault(key[0], []).append((pk, key[1], key[2]))
     if keyed:
-        cursor.execute("CREATE TEMP TABLE _alloc_rule_key (fields text, v1 text, v2 text, v3 text, rule_id bigint)"
-                       " ON COMMIT DROP")
+        cursor.execute(
+            "CREATE TEMP TABLE _alloc_rule_key (fields text, v1 text, v2 text, v3 text, rule_id bigint) ON COMMIT DROP"
+        )
         with cursor.copy("COPY _alloc_rule_key FROM STDIN") as copy:
             for fields, rules in keyed.items():
                 for pk, combinations, _rest in rules:
@@ -151,7 +166,7 @@ def _collect_field_rule_candidates(cursor, plan: _Plan, rule_ids: list[int], *, 
         cursor.execute(
             f"""
             INSERT INTO _alloc_candidate
-            SELECT a.id, rt.territory_id, rt.rule_id, rt.depth, rt.type_priority, rt.rule_priority, rt.code_rank
+            SELECT a.id, rt.territory_id, rt.rule_id
             FROM accounts_account a
             JOIN _alloc_rule_key k ON k.fields = %s AND {join}
             JOIN _alloc_target_rule rt ON rt.rule_id = k.rule_id AND rt.owner_id IS NULL
@@ -173,8 +188,7 @@ def _collect_field_rule_candidates(cursor, plan: _Plan, rule_ids: list[int], *, 
     cursor.execute(
         f"""
         INSERT INTO _alloc_candidate
-        SELECT hit.account_id, rt.territory_id, rt.rule_id, rt.depth, rt.type_priority, rt.rule_priority,
-               rt.code_rank
+        SELECT hit.account_id, rt.territory_id, rt.rule_id
         FROM (
             SELECT a.id AS account_id,
                    unnest(array_remove(ARRAY[{", ".join(parts)}]::bigint[], NULL)) AS rule_id
@@ -186,109 +200,55 @@ def _collect_field_rule_candidates(cursor, plan: _Plan, rule_ids: list[int], *, 
     )
 
 
+def source_sql(alias: str) -> str:
+    """The assignment source of a result row: its override, else its rule, else its boundary alone."""
+    return (
+        f"CASE WHEN {alias}.override_id IS NOT NULL THEN 'override' WHEN {alias}.rule_id IS NULL THEN 'geography'"
+        f" ELSE 'rule' END"
+    )
+
+
 _EXCLUSIONS_SQL = """
 WITH RECURSIVE subtree(root_id, id) AS (
     SELECT id, id FROM territories_territory WHERE scenario_id = %(scenario)s
     UNION ALL
     SELECT subtree.root_id, child.id FROM territories_territory child JOIN subtree ON child.parent_id = subtree.id
 )
-DELETE FROM _alloc_candidate c
+DELETE FROM _alloc_result c
 USING accounts_accountoverride o, subtree
 WHERE o.scenario_id = %(scenario)s AND o.is_active AND o.kind = 'exclude'
   AND subtree.root_id = o.territory_id AND c.territory_id = subtree.id AND c.account_id = o.account_id
 """
 
+# A candidate's ranks come from its target: (territory, rule) is unique there (rule NULL for a boundary alone).
+_TARGET_JOIN = "rt.territory_id = c.territory_id AND coalesce(rt.rule_id, 0) = coalesce(c.rule_id, 0)"
 
-def _resolve(cursor, plan: _Plan, *, scope_sql: str) -> None:
-    """Pick one territory per account into _alloc_result: its assign override, else its best candidate."""
-    if _has_overrides(cursor, plan.scenario_id, kind="exclude"):
-        cursor.execute(_EXCLUSIONS_SQL, {"scenario": plan.scenario_id})
-    # Most accounts have exactly one candidate: find the others with one hash aggregate; only they are ranked
-    # (deepest, then type priority, rule priority, territory code). No sort of the million.
-    cursor.execute(
-        "CREATE TEMP TABLE _alloc_several ON COMMIT DROP AS "
-        "SELECT account_id, count(*)::int AS candidates FROM _alloc_candidate GROUP BY account_id HAVING count(*) > 1"
-    )
-    several = cursor.rowcount
-    geography_only = all(target.rule_id is None and target.owner_id is not None for target in plan.targets)
-    if geography_only and not several and not _has_overrides(cursor, plan.scenario_id, kind="assign"):
-        # Nothing to choose between and nothing pinned: the candidates are the result as they stand.
-        cursor.execute("ALTER TABLE _alloc_candidate RENAME TO _alloc_result")
-        cursor.execute(
-            "ALTER TABLE _alloc_result ADD COLUMN source varchar(16) NOT NULL DEFAULT 'geography',"
-            " ADD COLUMN override_id bigint, ADD COLUMN candidates int NOT NULL DEFAULT 1,"
-            " ADD COLUMN reason varchar(300) NOT NULL DEFAULT ''"
-        )
-        return
-    cursor.execute("ANALYZE _alloc_several")
-    cursor.execute(
-        "CREATE TEMP TABLE _alloc_result (account_id bigint, territory_id bigint, source varchar(16), rule_id bigint,"
-        " override_id bigint, candidates int, depth int, type_priority int, rule_priority int,"
-        " reason varchar(300)) ON COMMIT DROP"
-    )
-    override_scope = scope_sql.replace("a.id", "o.account_id")
-    cursor.execute(
-        f"""
-        INSERT INTO _alloc_result
-        SELECT o.account_id, o.territory_id, 'override', NULL, o.id, 0, 0, 0, 0, left(o.reason, 300)
-        FROM accounts_accountoverride o
-        WHERE o.scenario_id = %s AND o.is_active AND o.kind = 'assign' {override_scope}
-        """,
-        [plan.scenario_id],
-    )
-    pinned = cursor.rowcount > 0
+_WINNER_SQL = f"""
+CREATE TEMP TABLE _alloc_winner ON COMMIT DROP AS
+SELECT DISTINCT ON (c.account_id) c.ctid AS row_id, c.account_id, c.territory_id, rt.depth, rt.type_priority,
+       rt.rule_priority
+FROM _alloc_result c
+JOIN _alloc_several s ON s.account_id = c.account_id
+JOIN _alloc_target_rule rt ON {_TARGET_JOIN}
+ORDER BY c.account_id, rt.depth DESC, rt.type_priority, rt.rule_priority, rt.code_rank, c.rule_id
+"""
 
-    def not_pinned(alias: str) -> str:
-        return f"AND NOT EXISTS (SELECT 1 FROM _alloc_result p WHERE p.account_id = {alias}.account_id)" if pinned \
-            else ""
-
-    # The singles are copied straight over; then the accounts with several candidates get their best one.
-    cursor.execute(
-        f"""
-        INSERT INTO _alloc_result
-        SELECT c.account_id, c.territory_id, CASE WHEN c.rule_id IS NULL THEN 'geography' ELSE 'rule' END,
-               c.rule_id, NULL, 1, c.depth, c.type_priority, c.rule_priority, ''
-        FROM _alloc_candidate c
-        WHERE NOT EXISTS (SELECT 1 FROM _alloc_several s WHERE s.account_id = c.account_id) {not_pinned("c")}
-        """
-    )
-    cursor.execute(
-        f"""
-        INSERT INTO _alloc_result
-        SELECT DISTINCT ON (c.account_id) c.account_id, c.territory_id,
-               CASE WHEN c.rule_id IS NULL THEN 'geography' ELSE 'rule' END, c.rule_id, NULL, s.candidates, c.depth,
-               c.type_priority, c.rule_priority, ''
-        FROM _alloc_candidate c JOIN _alloc_several s ON s.account_id = c.account_id
-        WHERE TRUE {not_pinned("c")}
-        ORDER BY c.account_id, c.depth DESC, c.type_priority, c.rule_priority, c.code_rank
-        """
-    )
-
-
-def _has_overrides(cursor, scenario_id: int, *, kind: str) -> bool:
-    cursor.execute(
-        "SELECT EXISTS (SELECT 1 FROM accounts_accountoverride WHERE scenario_id = %s AND is_active AND kind = %s)",
-        [scenario_id, kind],
-    )
-    return cursor.fetchone()[0]
-
-
-_MULTI_MATCH_SQL = """
+_MULTI_MATCH_SQL = f"""
 CREATE TEMP TABLE _alloc_multi ON COMMIT DROP AS
-SELECT r.account_id, r.territory_id,
-       array_agg(DISTINCT c.territory_id) FILTER (WHERE c.territory_id <> r.territory_id) AS others,
+SELECT w.account_id, w.territory_id,
+       array_agg(DISTINCT c.territory_id) FILTER (WHERE c.territory_id <> w.territory_id) AS others,
        CASE
-           WHEN min(c.type_priority) FILTER (WHERE c.territory_id <> r.territory_id) > r.type_priority
+           WHEN min(rt.type_priority) FILTER (WHERE c.territory_id <> w.territory_id) > w.type_priority
                THEN 'territory type priority'
-           WHEN min(c.rule_priority) FILTER (
-               WHERE c.territory_id <> r.territory_id AND c.type_priority = r.type_priority) > r.rule_priority
+           WHEN min(rt.rule_priority) FILTER (
+               WHERE c.territory_id <> w.territory_id AND rt.type_priority = w.type_priority) > w.rule_priority
                THEN 'rule priority'
            ELSE 'territory code'
        END AS resolved_by
-FROM _alloc_result r
-JOIN _alloc_candidate c ON c.account_id = r.account_id AND c.depth = r.depth
-WHERE r.candidates > 1 AND r.source <> 'override'
-GROUP BY r.account_id, r.territory_id, r.type_priority, r.rule_priority
+FROM _alloc_winner w
+JOIN _alloc_result c ON c.account_id = w.account_id
+JOIN _alloc_target_rule rt ON {_TARGET_JOIN} AND rt.depth = w.depth
+GROUP BY w.account_id, w.territory_id, w.type_priority, w.rule_priority
 HAVING count(DISTINCT c.territory_id) > 1
 """
 
@@ -302,13 +262,68 @@ WHERE m.account_id = r.account_id
 """
 
 
-def _multi_matches(cursor, plan: _Plan, *, limit: int) -> tuple[int, list[dict]]:
-    """Accounts that fit several leaves at the winning depth, how each tie was broken, and the reason noted."""
-    cursor.execute("SELECT EXISTS (SELECT 1 FROM _alloc_result WHERE candidates > 1)")
-    if not cursor.fetchone()[0]:
-        return 0, []
+def _resolve(cursor, plan: _Plan, *, scope_sql: str) -> int:
+    """Turn the candidates into _alloc_result, one row per account: its assign override, else its best candidate
+    (deepest, then territory type priority, rule priority, territory code). Returns how many accounts had several
+    candidates; for those, _alloc_multi says which tied at the winning depth and how each tie was broken."""
+    cursor.execute("ALTER TABLE _alloc_candidate RENAME TO _alloc_result")
+    # Added without a default to rewrite: a metadata change, whatever the table's size.
+    cursor.execute(
+        "ALTER TABLE _alloc_result ADD COLUMN override_id bigint, ADD COLUMN reason varchar(300) NOT NULL DEFAULT ''"
+    )
+    if _has_overrides(cursor, plan.scenario_id, kind="exclude"):
+        cursor.execute(_EXCLUSIONS_SQL, {"scenario": plan.scenario_id})
+    if _has_overrides(cursor, plan.scenario_id, kind="assign"):
+        cursor.execute(
+            "DELETE FROM _alloc_result c USING accounts_accountoverride o"
+            " WHERE o.scenario_id = %s AND o.is_active AND o.kind = 'assign' AND o.account_id = c.account_id",
+            [plan.scenario_id],
+        )
+        override_scope = scope_sql.replace("a.id", "o.account_id")
+        cursor.execute(
+            f"""
+            INSERT INTO _alloc_result (account_id, territory_id, rule_id, override_id, reason)
+            SELECT o.account_id, o.territory_id, NULL, o.id, left(o.reason, 300)
+            FROM accounts_accountoverride o
+            WHERE o.scenario_id = %s AND o.is_active AND o.kind = 'assign' {override_scope}
+            """,
+            [plan.scenario_id],
+        )
+    # Most accounts have exactly one candidate: one sort of the ids says whether any has more.
+    cursor.execute("SELECT count(*), count(DISTINCT account_id) FROM _alloc_result")
+    rows, accounts = cursor.fetchone()
+    if rows == accounts:
+        return 0
+    # Sorted grouping here too: far cheaper than hashing a million groups to keep a few.
+    cursor.execute("SET LOCAL enable_hashagg = off")
+    cursor.execute(
+        "CREATE TEMP TABLE _alloc_several ON COMMIT DROP AS "
+        "SELECT account_id FROM _alloc_result GROUP BY account_id HAVING count(*) > 1"
+    )
+    several = cursor.rowcount
+    cursor.execute("SET LOCAL enable_hashagg = on")
+    cursor.execute("ANALYZE _alloc_several")
+    cursor.execute(_WINNER_SQL)
     cursor.execute(_MULTI_MATCH_SQL)
+    cursor.execute(
+        "DELETE FROM _alloc_result c USING _alloc_winner w WHERE c.account_id = w.account_id AND c.ctid <> w.row_id"
+    )
     cursor.execute(_MULTI_MATCH_REASON_SQL)
+    return several
+
+
+def _has_overrides(cursor, scenario_id: int, *, kind: str) -> bool:
+    cursor.execute(
+        "SELECT EXISTS (SELECT 1 FROM accounts_accountoverride WHERE scenario_id = %s AND is_active AND kind = %s)",
+        [scenario_id, kind],
+    )
+    return cursor.fetchone()[0]
+
+
+def _multi_matches(cursor, plan: _Plan, *, several: int, limit: int) -> tuple[int, list[dict]]:
+    """How many accounts fit several leaves at the winning depth, and the first of them with how each was won."""
+    if not several:
+        return 0, []
     cursor.execute("SELECT count(*) FROM _alloc_multi")
     total = cursor.fetchone()[0]
     cursor.execute(
@@ -317,8 +332,13 @@ def _multi_matches(cursor, plan: _Plan, *, limit: int) -> tuple[int, list[dict]]
         [limit],
     )
     listed = [
-        {"account_id": account_id, "external_id": external_id, "territory": plan.codes[territory_id],
-         "also_matched": sorted(plan.codes[pk] for pk in others), "resolved_by": resolved_by}
+        {
+            "account_id": account_id,
+            "external_id": external_id,
+            "territory": plan.codes[territory_id],
+            "also_matched": sorted(plan.codes[pk] for pk in others),
+            "resolved_by": resolved_by,
+        }
         for account_id, external_id, territory_id, others, resolved_by in cursor.fetchall()
     ]
     return total, listed

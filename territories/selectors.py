@@ -64,3 +64,11 @@ def territory_tree(*, scenario: Scenario) -> list[dict]:
     for row in rows:
         (nodes[row.parent_id]["children"] if row.parent_id in nodes else roots).append(nodes[row.pk])
     return roots
+
+
+def rule_field_kinds() -> dict[str, str]:
+    """Each account field a rule may test and its kind (text, number or list), for the rules editor."""
+    from accounts.services.criteria import LIST_FIELDS, NUMBER_FIELDS, TEXT_FIELDS
+
+    kinds = dict.fromkeys(TEXT_FIELDS, "text") | dict.fromkeys(NUMBER_FIELDS, "number")
+    return dict(sorted((kinds | dict.fromkeys(LIST_FIELDS, "list")).items()))

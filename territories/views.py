@@ -19,7 +19,7 @@ from core.models import Job
 from core.services import job_create, job_enqueue
 from territories import services
 from territories.models import AssignmentRule, Scenario, Territory, TerritoryType
-from territories.selectors import scenario_list, territory_tree
+from territories.selectors import rule_field_kinds, scenario_list, territory_tree
 
 
 def manager_required(view):
@@ -104,6 +104,7 @@ def scenario_detail(request, pk: int):
         "runs": allocation_run_list(scenario=scenario)[:5],
         "others": Scenario.objects.exclude(pk=scenario.pk).order_by("-status", "name"),
         "checks": services.territory_overlaps_and_gaps(scenario=scenario) if territories else None,
+        "rule_fields": rule_field_kinds(),
     }
     return render(request, "territories/scenario_detail.html", context)
 

@@ -7,3 +7,11 @@ register = template.Library()
 def get_item(mapping, key):
     """mapping[key] in a template (empty list when missing)."""
     return (mapping or {}).get(key, [])
+
+
+@register.filter
+def rule_criteria_text(rule):
+    """A rule's criteria in words ("industry equals 'healthcare' and tier in ['A', 'B']")."""
+    from accounts.services.criteria import criteria_describe
+
+    return criteria_describe(criteria=rule.criteria or [], logic=rule.logic)

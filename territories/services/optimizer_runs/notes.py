@@ -19,7 +19,13 @@ def _percent(value: float) -> str:
 
 
 def balance_notes(*, report: dict, scope: OptimizerScope, layout: PlanLayout) -> list[str]:
-    """Plain sentences for the manager: which territories cannot be balanced, and why."""
+    """Plain sentences for the manager: which territories cannot be balanced, and why.
+
+    In order: units too big for any territory (a territory of their own), territories the optimiser proves cannot
+    reach the band whatever the rest of the plan does (`balance_limited_by_geography`, when it reports it), the
+    other territories outside the tolerance with their biggest unit, how coarse the units are, and what was not
+    counted. Also sets report["outside_tolerance"] and report["limited_by_geography"] (counts).
+    """
     tolerances = {name: tolerance for name, (weight, tolerance) in report["balance"].items() if weight > 0}
     means = {name: report["measures"][name]["mean"] for name in tolerances if name in report["measures"]}
     index = {unit_id: i for i, unit_id in enumerate(scope.unit_ids)}
@@ -36,65 +42,82 @@ def balance_notes(*, report: dict, scope: OptimizerScope, layout: PlanLayout) ->
             if mean > 0
         ]
         largest[label] = max(shares) if shares else (0.0, rows[0], "")
+
+    def excess(item: dict) -> float:
+        return max(
+            (abs(item["deviation"].get(name, 0.0)) / tolerance for name, tolerance in tolerances.items()), default=0.0
+        )
+
     oversize = [str(item["territory"]) for item in report.get("oversize_singletons", [])]
+    held = [label for label, item in territories.items() if label not in oversize and not item.get("locked")]
     outside = sorted(
-        (
-            (max(abs(item["deviation"].get(name, 0.0)) / tolerance for name, tolerance in tolerances.items()), label)
-            for label, item in territories.items()
-            if label not in oversize
-            and not item.get("locked")
-            and any(abs(item["deviation"].get(name, 0.0)) > tolerance + 1e-9 for name, tolerance in tolerances.items())
-        ),
-        reverse=True,
+        (label for label in held if excess(territories[label]) > 1 + 1e-9),
+        key=lambda label: -excess(territories[label]),
     )
-    mentioned = [largest[label][1] for label in oversize] + [largest[label][1] for _, label in outside[:5]]
+    limited = [label for label in outside if territories[label].get("balance_limited_by_geography")]
+    unexplained = [label for label in outside if label not in limited]
+    report["outside_tolerance"] = len(outside)
+    report["limited_by_geography"] = len(limited)
+    mentioned = [scope.unit_ids[largest[label][1]] for label in oversize + unexplained[:5]]
+    for label in limited:
+        mentioned.extend(territories[label]["balance_limited_by_geography"].get("units", []))
     names = {
         pk: f"{unit_name} ({code})" if unit_name else code
-        for pk, code, unit_name in GeoUnit.objects.filter(pk__in=[scope.unit_ids[i] for i in mentioned]).values_list(
-            "pk", "code", "name"
-        )
+        for pk, code, unit_name in GeoUnit.objects.filter(pk__in=mentioned).values_list("pk", "code", "name")
     }
 
-    def unit(i: int) -> str:
-        return names.get(scope.unit_ids[i], f"unit {scope.unit_ids[i]}")
+    def unit(unit_id) -> str:
+        return names.get(unit_id, f"unit {unit_id}")
 
     notes = []
     for label in oversize:
         share, i, name = largest[label]
         notes.append(
-            f"{territories[label]['code']} cannot be balanced: {unit(i)} alone holds {share:.1f} × a "
-            f"territory's mean {name}, so it is a territory of its own; the others are balanced without it."
+            f"{territories[label]['code']} cannot be balanced: {unit(scope.unit_ids[i])} alone holds {share:.1f} × "
+            f"a territory's mean {name}, so it is a territory of its own; the others are balanced without it."
         )
-    report["outside_tolerance"] = len(outside)
     if outside:
-        held = sum(1 for label, item in territories.items() if label not in oversize and not item.get("locked"))
         notes.append(
-            f"{len(outside)} of {held} territories are outside the tolerance "
-            f"({', '.join(f'{name} ±{_percent(t)}' for name, t in tolerances.items())})."
+            f"{len(outside)} of {len(held)} territories are outside the tolerance "
+            f"({', '.join(f'{name} ±{_percent(t)}' for name, t in tolerances.items())})"
+            + (f"; {len(limited)} of them cannot be inside it with these units (below)." if limited else ".")
         )
-        for _, label in outside[:5]:
-            item = territories[label]
-            name = max(tolerances, key=lambda m: abs(item["deviation"].get(m, 0.0)) / tolerances[m])
-            share, i, biggest_measure = largest[label]
-            notes.append(
-                f"{item['code']} is {item['deviation'][name]:+.0%} off the mean {name}; its largest unit, "
-                f"{unit(i)}, alone holds {_percent(share)} of a territory's mean {biggest_measure}."
-            )
+    for label in limited:
+        item, limit = territories[label], territories[label]["balance_limited_by_geography"]
+        bounds = ", ".join(f"{_percent(value)} on {name}" for name, value in limit["best_possible_deviation"].items())
+        holders = ", ".join(unit(unit_id) for unit_id in limit.get("units", [])[:3])
+        notes.append(
+            f"{item['code']} cannot be balanced: no connected group of units holding {holders} comes closer to the "
+            f"mean than {bounds} (it is {item['deviation'][_worst(item, tolerances)]:+.0%})."
+        )
+    for label in unexplained[:5]:
+        item = territories[label]
+        share, i, biggest_measure = largest[label]
+        name = _worst(item, tolerances)
+        notes.append(
+            f"{item['code']} is {item['deviation'][name]:+.0%} off the mean {name}; its largest unit, "
+            f"{unit(scope.unit_ids[i])}, alone holds {_percent(share)} of a territory's mean {biggest_measure}."
+        )
+    if outside:
         for name, mean in means.items():
-            tolerance = tolerances[name]
             coarse = int((values[name] > 0.5 * mean).sum()) if mean > 0 else 0
             if coarse:
                 notes.append(
-                    f"{coarse} units each hold more than half a territory's mean {name}: units this coarse "
-                    f"rarely add up to within ±{_percent(tolerance)}. Allow a wider tolerance or fewer "
-                    f"territories, or split the biggest units."
+                    f"{coarse} units each hold more than half a territory's mean {name}: units this coarse rarely "
+                    f"add up to within ±{_percent(tolerances[name])}. Allow a wider tolerance or fewer territories, "
+                    "or split the biggest units."
                 )
     if scope.named_accounts:
         notes.append(
-            f"{scope.named_accounts} accounts of named-account territories (potential "
+            f"Accounts of named-account territories ({scope.named_accounts}, potential "
             f"{scope.named_potential:,.0f}) move with their units but are not counted in the balance."
         )
     return notes
+
+
+def _worst(item: dict, tolerances: dict) -> str:
+    """The balanced measure a territory misses by most, relative to its tolerance."""
+    return max(tolerances, key=lambda name: abs(item["deviation"].get(name, 0.0)) / tolerances[name])
 
 
 def run_summary(report: dict) -> dict:
@@ -114,6 +137,7 @@ def run_summary(report: dict) -> dict:
     summary["tolerance"] = {name: tolerance for name, (_, tolerance) in report["balance"].items()}
     summary["oversize_singletons"] = len(report.get("oversize_singletons") or [])
     summary["outside_tolerance"] = report.get("outside_tolerance", 0)
+    summary["limited_by_geography"] = report.get("limited_by_geography", 0)
     summary["notes"] = report.get("notes", [])
     if report.get("disruption"):
         summary["units_moved"] = report["disruption"].get("units_moved")
@@ -129,9 +153,12 @@ def _headline(summary: dict) -> str:
         "contiguous" if summary["contiguous"] else "NOT contiguous",
     ]
     if summary["oversize_singletons"]:
-        parts.append(f"{summary['oversize_singletons']} territories cannot be balanced (one oversize unit each)")
+        count = summary["oversize_singletons"]
+        parts.append(f"{count} {'territory' if count == 1 else 'territories'} cannot be balanced (an oversize unit)")
     if summary["outside_tolerance"]:
         parts.append(f"{summary['outside_tolerance']} outside the tolerance (the report says why)")
+        if summary["limited_by_geography"]:
+            parts.append(f"{summary['limited_by_geography']} of them cannot be inside it with these units")
     elif summary["within_tolerance"]:
         parts.append(
             "every other territory within the tolerance"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from django.core.exceptions import ValidationError
@@ -55,14 +56,24 @@ def optimizer_params_check(*, balance: dict, k: int | None, mode: str, units: in
         raise ValidationError(f"k = {k} must be between 1 and the number of units ({units}).")
 
 
-def optimizer_search_seconds(*, time_limit: float, elapsed: float, units: int) -> float:
-    """Seconds the optimiser may search so that the whole run ends within `time_limit` (at least 5).
+def optimizer_search_seconds(*, time_limit: float, elapsed: float, units: int, busy: float = 1.0) -> float:
+    """Seconds the optimiser may be given so that the whole run ends within `time_limit` (at least 5).
 
-    The reserve is for the boundaries, the clone and the write after the search (about 3 s for the 3,142-county
-    demo on 2 shared cores); the optimiser keeps 15% of its own limit for measuring the plan.
+    What follows its search scales with the units and with how busy the machine is (`busy`: runnable processes per
+    core, 1 to 3): the optimiser measuring the plan beyond the 15% of its limit it keeps for that, the boundaries,
+    the clone and the report. On the 3,142-county demo that was 6-7 s on an idle 2-core machine and 12-16 s at a load
+    average of 4.5, hence a reserve of (1.5 s + 1.5 s per 1,000 units) × busy.
     """
-    reserve = 3.0 + 2.5 * units / 1000
+    reserve = (1.5 + 1.5 * units / 1000) * min(max(busy, 1.0), 3.0)
     return round(max(5.0, time_limit - elapsed - reserve), 1)
+
+
+def _busy() -> float:
+    """Runnable processes per core over the last minute (1 when the platform cannot say)."""
+    try:
+        return os.getloadavg()[0] / (os.cpu_count() or 1)
+    except OSError:
+        return 1.0
 
 
 def optimizer_run(
@@ -107,7 +118,9 @@ def optimizer_run(
     }
     units = UnitSet(scope.unit_ids, scope.geometries, scope.measures)
     mark = phase_end("read", started)
-    search_seconds = optimizer_search_seconds(time_limit=time_limit, elapsed=mark - started, units=len(units))
+    search_seconds = optimizer_search_seconds(
+        time_limit=time_limit, elapsed=mark - started, units=len(units), busy=_busy()
+    )
 
     def optimiser_progress(pct: float, message: str) -> None:
         notify(5 + 0.85 * pct, f"optimiser: {message}")  # 5..90 % of the job

@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from django.db import connection
 from django.db.models import CharField, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -124,6 +125,52 @@ def account_list_with_alignment(*, user, scenario=None) -> QuerySet[Account]:
         owner_rep_id=Subquery(owner.values("rep_id")[:1]),
         owner_rep_name=Subquery(owner.values("rep__name")[:1], output_field=CharField()),
     )
+
+
+ALIGNMENT_ATTRIBUTES = ("current_territory_id", "current_territory_code", "current_territory_name", "current_source",
+                        "current_rule_name", "current_reason", "owner_rep_id", "owner_rep_name")
+
+
+def account_alignment_attach(*, accounts: list[Account], scenario=None) -> list[Account]:
+    """Set on accounts already fetched the attributes account_list_with_alignment annotates (ALIGNMENT_ATTRIBUTES).
+
+    For one account or a page: one query of lateral joins, planned in about a millisecond, where the
+    annotated queryset's eight correlated subqueries take PostgreSQL 10-20 ms to plan.
+    """
+    from territories.selectors import scenario_active
+
+    scenario = scenario or scenario_active()
+    found: dict[int, tuple] = {}
+    if scenario is not None and accounts:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT a.id, cur.territory_id, t.code, t.name, cur.source, rule.name, cur.reason, own.rep_id, rep.name
+                FROM unnest(%(ids)s::bigint[]) AS a(id)
+                JOIN LATERAL (
+                    SELECT x.territory_id, x.source, x.rule_id, x.reason
+                    FROM accounts_accountassignment x JOIN territories_territory tt ON tt.id = x.territory_id
+                    WHERE x.account_id = a.id AND x.scenario_id = %(scenario)s AND x.valid_to IS NULL
+                    ORDER BY tt.depth DESC, x.valid_from DESC LIMIT 1
+                ) cur ON true
+                JOIN territories_territory t ON t.id = cur.territory_id
+                LEFT JOIN territories_assignmentrule rule ON rule.id = cur.rule_id
+                LEFT JOIN LATERAL (
+                    SELECT ra.rep_id FROM reps_repassignment ra
+                    WHERE ra.territory_id = cur.territory_id AND ra.role = 'owner' AND ra.valid_from <= %(today)s
+                      AND (ra.valid_to IS NULL OR ra.valid_to > %(today)s)
+                    ORDER BY ra.valid_from DESC, ra.id DESC LIMIT 1
+                ) own ON true
+                LEFT JOIN reps_rep rep ON rep.id = own.rep_id
+                """,
+                {"ids": [account.pk for account in accounts], "scenario": scenario.pk, "today": timezone.localdate()},
+            )
+            found = {row[0]: row[1:] for row in cursor.fetchall()}
+    empty = (None,) * len(ALIGNMENT_ATTRIBUTES)
+    for account in accounts:
+        for name, value in zip(ALIGNMENT_ATTRIBUTES, found.get(account.pk, empty), strict=True):
+            setattr(account, name, value)
+    return accounts
 
 
 def allocation_run_list(*, scenario=None) -> QuerySet[AllocationRun]:

@@ -13,12 +13,13 @@
   const jsonBox = form.querySelector("details.criteria-json");
 
   const OPERATORS = {
-    text: ["equals", "not_equals", "in", "not_in", "contains", "range", "is_empty"],
+    text: ["equals", "not_equals", "in", "not_in", "contains", "is_empty"],
     number: ["equals", "not_equals", "in", "not_in", "range", "is_empty"],
-    list: ["contains", "not_equals", "in", "not_in", "is_empty"],
+    list: ["contains", "in", "not_in", "is_empty"],
   };
   const WORDS = {equals: "equals", not_equals: "is not", in: "is one of", not_in: "is none of",
                  contains: "contains", range: "is between", is_empty: "is empty"};
+  // list fields: "in" / "not_in" mean holds any / none of the values
 
   function option(value, label, selected) {
     const node = document.createElement("option");

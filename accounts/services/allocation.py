@@ -54,6 +54,7 @@ __all__ = [
     "allocation_execute",
     "allocation_plan",
     "allocation_preview",
+    "allocation_queue_for_territories",
     "allocation_reason",
     "allocation_run",
 ]
@@ -306,6 +307,7 @@ def allocation_execute(
     created_by=None,
     job=None,
     progress: Progress = None,
+    trigger: str = "",
 ) -> AllocationRun:
     """Allocate a scenario's accounts (all, or those given, or those touched by the given territories).
 
@@ -376,6 +378,7 @@ def allocation_execute(
             "incremental": scope_sql != "",
             "account_ids": account_ids[:SAMPLE_LIMIT] if account_ids else None,
             "territory_ids": territory_ids,
+            "trigger": trigger,
             "timings": timings,
             "seconds": round(time.perf_counter() - started, 3),
         }
@@ -402,6 +405,30 @@ def allocation_run(*, scenario: Scenario, **options) -> AllocationRun:
 
         kpi_refresh_after_allocation(scenario=scenario, user=options.get("created_by"))
     return run
+
+
+def allocation_queue_for_territories(
+    *, scenario: Scenario, territory_ids: Iterable[int], trigger: str, created_by=None
+):
+    """Re-allocate what some territories' boundaries or rules may have moved: a territory-scoped incremental run,
+    queued as a job once the surrounding transaction commits (so it sees the change). Nothing is queued while the
+    scenario has no assignments yet (its first run is a full one, asked for explicitly) or when it is archived.
+    Returns the job, or None."""
+    from accounts.tasks import allocation_run_task
+    from core.models import Job
+    from core.services import job_create, job_enqueue
+
+    territory_ids = sorted(set(territory_ids))
+    if not territory_ids or scenario.status == Scenario.Status.ARCHIVED:
+        return None
+    if not AccountAssignment.objects.filter(scenario=scenario, valid_to__isnull=True).exists():
+        return None
+    job = job_create(
+        kind=Job.Kind.ALLOCATION,
+        params={"scenario": scenario.pk, "dry_run": False, "territory_ids": territory_ids, "trigger": trigger},
+        created_by=created_by,
+    )
+    return job_enqueue(job=job, task=allocation_run_task, args=(scenario.pk, False, None, territory_ids, trigger))
 
 
 def allocation_reason(assignment: AccountAssignment) -> str:

@@ -28,8 +28,12 @@ def _close_rings(geojson: dict, issues: list[dict]) -> dict:
             ring = [list(point[:2]) for point in ring]
             if len(ring) >= 3 and ring[0] != ring[-1]:
                 ring.append(list(ring[0]))
-                issues.append({"code": "ring_closed",
-                               "message": f"Ring {ring_index} of polygon {polygon_index} was not closed; closed it."})
+                issues.append(
+                    {
+                        "code": "ring_closed",
+                        "message": f"Ring {ring_index} of polygon {polygon_index} was not closed; closed it.",
+                    }
+                )
             if len(ring) < 4:
                 raise ValidationError(
                     f"Ring {ring_index} of polygon {polygon_index} has fewer than 3 distinct points; "
@@ -115,8 +119,12 @@ def geometry_clean(*, geometry: Any, repair: bool = True) -> tuple[MultiPolygon,
     oriented = shapely.orient_polygons(polygonal, exterior_cw=False)
     repaired_already = any(issue["code"] == "invalid" for issue in issues)  # make_valid picks its own order
     if not repaired_already and not shapely.equals_exact(oriented, polygonal, tolerance=0):
-        issues.append({"code": "reoriented",
-                       "message": "Rings were re-ordered: exterior counter-clockwise, holes clockwise (RFC 7946)."})
+        issues.append(
+            {
+                "code": "reoriented",
+                "message": "Rings were re-ordered: exterior counter-clockwise, holes clockwise (RFC 7946).",
+            }
+        )
     if issues and not repair:
         raise ValidationError("; ".join(issue["message"] for issue in issues))
     area_after = float(oriented.area)
@@ -124,27 +132,47 @@ def geometry_clean(*, geometry: Any, repair: bool = True) -> tuple[MultiPolygon,
     if not isinstance(result, MultiPolygon):
         result = MultiPolygon(result, srid=SRID)
     report = {
-        "valid": not any(issue["code"] == "invalid" for issue in issues), "repaired": bool(issues),
-        "issues": issues, "parts": len(result), "area_change_ratio": (
-            round(area_after / area_before, 6) if area_before else None),
+        "valid": not any(issue["code"] == "invalid" for issue in issues),
+        "repaired": bool(issues),
+        "issues": issues,
+        "parts": len(result),
+        "area_change_ratio": (round(area_after / area_before, 6) if area_before else None),
     }
     return result, report
 
 
+def _reallocate_territories(*, scenario, territory_ids, trigger: str) -> None:
+    """Queue the re-allocation of the accounts these territories hold or now take (after commit)."""
+    from accounts.services.allocation import allocation_queue_for_territories
+
+    allocation_queue_for_territories(scenario=scenario, territory_ids=territory_ids, trigger=trigger)
+
+
 @transaction.atomic
-def territory_boundary_set(*, territory: Territory, boundary: Any, repair: bool = True) -> dict:
-    """Replace a drawn boundary (validated, repaired if asked); returns the repair report."""
+def territory_boundary_set(
+    *, territory: Territory, boundary: Any, repair: bool = True, reallocate: bool = True
+) -> dict:
+    """Replace a drawn boundary (validated, repaired if asked); returns the repair report. When the scenario has
+    assignments, the accounts the territory held or now covers are re-allocated by a job queued on commit
+    (`reallocate=False` leaves that to the caller)."""
     scenario_ensure_editable(scenario=territory.scenario)
     if territory.built_from_units:
         raise ValidationError(
             f"{territory.code}'s boundary is the union of its geo units; change its units instead, or detach it "
             "from its units first."
         )
-    cleaned, report = (None, {"issues": [], "repaired": False}) if boundary is None else geometry_clean(
-        geometry=boundary, repair=repair)
+    cleaned, report = (
+        (None, {"issues": [], "repaired": False})
+        if boundary is None
+        else geometry_clean(geometry=boundary, repair=repair)
+    )
     Territory.objects.filter(pk=territory.pk).update(boundary=cleaned, version=territory.version + 1)
     territory.refresh_from_db()
     scenario_touch(scenario=territory.scenario)
+    if reallocate:
+        _reallocate_territories(
+            scenario=territory.scenario, territory_ids=[territory.pk], trigger=f"Boundary of {territory.code} changed"
+        )
     return report
 
 
@@ -172,9 +200,12 @@ def territory_boundary_rebuild(*, territory_ids: list[int]) -> int:
 
 
 @transaction.atomic
-def territory_units_set(*, territory: Territory, unit_ids: list[int], mode: str = "replace") -> dict:
+def territory_units_set(
+    *, territory: Territory, unit_ids: list[int], mode: str = "replace", reallocate: bool = True
+) -> dict:
     """Put geo units in a territory ("replace" its units, "add" or "remove" some). A unit belongs to one
-    territory per scenario, so adding takes it from its previous territory; every touched boundary is rebuilt."""
+    territory per scenario, so adding takes it from its previous territory; every touched boundary is rebuilt,
+    and (when the scenario has assignments) the touched territories are re-allocated by a job queued on commit."""
     if mode not in {"replace", "add", "remove"}:
         raise ValidationError("Mode must be replace, add or remove.")
     scenario = territory.scenario
@@ -217,9 +248,15 @@ def territory_units_set(*, territory: Territory, unit_ids: list[int], mode: str 
     territory_boundary_rebuild(territory_ids=sorted(touched))
     scenario_touch(scenario=scenario)
     territory.refresh_from_db()
+    if reallocate:
+        _reallocate_territories(
+            scenario=scenario, territory_ids=touched, trigger=f"Geo units of {territory.code} changed"
+        )
     return {
-        "territory": territory.code, "units": TerritoryUnit.objects.filter(territory=territory).count(),
-        "removed": removed, "taken_from_other_territories": taken,
+        "territory": territory.code,
+        "units": TerritoryUnit.objects.filter(territory=territory).count(),
+        "removed": removed,
+        "taken_from_other_territories": taken,
         "rebuilt": sorted(Territory.objects.filter(pk__in=touched).values_list("code", flat=True)),
     }
 
@@ -258,13 +295,27 @@ def territory_overlaps_and_gaps(*, scenario, parent: Territory | None = None, mi
         cursor.execute(_OVERLAPS_SQL.format(parent_filter=parent_filter), params)
         for a_id, a_code, b_id, b_code, area in cursor.fetchall():
             if area and area >= min_area_m2:
-                overlaps.append({"territory_a": a_code, "territory_b": b_code, "territory_a_id": a_id,
-                                 "territory_b_id": b_id, "overlap_m2": round(area, 1),
-                                 "overlap_km2": round(area / 1e6, 4)})
+                overlaps.append(
+                    {
+                        "territory_a": a_code,
+                        "territory_b": b_code,
+                        "territory_a_id": a_id,
+                        "territory_b_id": b_id,
+                        "overlap_m2": round(area, 1),
+                        "overlap_km2": round(area / 1e6, 4),
+                    }
+                )
         cursor.execute(_GAPS_SQL.format(parent_filter="" if parent is None else "AND p.id = %(parent)s"), params)
         for parent_id, parent_code, area, geojson in cursor.fetchall():
             if area and area >= min_area_m2:
-                gaps.append({"parent": parent_code, "parent_id": parent_id, "gap_m2": round(area, 1),
-                             "gap_km2": round(area / 1e6, 4), "geometry": json.loads(geojson)})
+                gaps.append(
+                    {
+                        "parent": parent_code,
+                        "parent_id": parent_id,
+                        "gap_m2": round(area, 1),
+                        "gap_km2": round(area / 1e6, 4),
+                        "geometry": json.loads(geojson),
+                    }
+                )
     overlaps.sort(key=lambda item: -item["overlap_m2"])
     return {"overlaps": overlaps, "gaps": gaps}

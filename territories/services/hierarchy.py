@@ -8,6 +8,8 @@ from territories.services.scenarios import scenario_ensure_editable, scenario_to
 
 _TERRITORY_FIELDS = {"name", "code", "level_name", "territory_type", "color", "is_locked"}
 _RULE_FIELDS = {"name", "priority", "logic", "criteria", "within_boundary", "applies_to_children", "is_active"}
+# A rule's name changes no account's territory; its other fields can.
+_RULE_ALLOCATION_FIELDS = _RULE_FIELDS - {"name"}
 
 
 def _check_parent(*, scenario: Scenario, parent: Territory | None) -> None:
@@ -27,8 +29,15 @@ def _check_code_free(*, scenario: Scenario, code: str, exclude_pk: int | None = 
 
 @transaction.atomic
 def territory_create(
-    *, scenario: Scenario, name: str, code: str, parent: Territory | None = None,
-    territory_type: TerritoryType | None = None, level_name: str = "", boundary=None, color: str = "",
+    *,
+    scenario: Scenario,
+    name: str,
+    code: str,
+    parent: Territory | None = None,
+    territory_type: TerritoryType | None = None,
+    level_name: str = "",
+    boundary=None,
+    color: str = "",
     repair: bool = True,
 ) -> Territory:
     """Add a territory under `parent` (or as a root); depth follows the parent; a boundary is validated."""
@@ -42,8 +51,15 @@ def territory_create(
     if boundary is not None:
         boundary, _report = geometry_clean(geometry=boundary, repair=repair)
     territory = Territory.objects.create(
-        scenario=scenario, parent=parent, depth=(parent.depth + 1) if parent else 0, name=name.strip(), code=code,
-        territory_type=territory_type, level_name=level_name, boundary=boundary, color=color,
+        scenario=scenario,
+        parent=parent,
+        depth=(parent.depth + 1) if parent else 0,
+        name=name.strip(),
+        code=code,
+        territory_type=territory_type,
+        level_name=level_name,
+        boundary=boundary,
+        color=color,
     )
     scenario_touch(scenario=scenario)
     return territory
@@ -130,9 +146,10 @@ def territory_type_update(*, territory_type: TerritoryType, **fields) -> Territo
     unknown = set(fields) - allowed
     if unknown:
         raise ValidationError(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
-    if "priority" in fields and TerritoryType.objects.filter(priority=fields["priority"]).exclude(
-        pk=territory_type.pk
-    ).exists():
+    if (
+        "priority" in fields
+        and TerritoryType.objects.filter(priority=fields["priority"]).exclude(pk=territory_type.pk).exists()
+    ):
         raise ValidationError(f"Priority {fields['priority']} is already taken by another territory type.")
     for name, value in fields.items():
         setattr(territory_type, name, value)
@@ -151,40 +168,76 @@ def _validate_rule_fields(fields: dict) -> None:
         raise ValidationError("Priority must be a whole number, 0 or more.")
 
 
+def _reallocate_rule_territory(*, rule: AssignmentRule, trigger: str) -> None:
+    """Queue (on commit) the re-allocation of the rule's territory and the leaves below it, when the scenario
+    already has assignments; the run is territory-scoped, not a full one."""
+    from accounts.services.allocation import allocation_queue_for_territories
+
+    allocation_queue_for_territories(
+        scenario=rule.territory.scenario, territory_ids=[rule.territory_id], trigger=trigger
+    )
+
+
 @transaction.atomic
-def rule_create(*, territory: Territory, name: str, criteria: list | None = None, logic: str = "all",
-                priority: int = 100, within_boundary: bool = True, applies_to_children: bool = False,
-                is_active: bool = True) -> AssignmentRule:
-    """Add an assignment rule to a territory; criteria are checked against the account fields and operators."""
+def rule_create(
+    *,
+    territory: Territory,
+    name: str,
+    criteria: list | None = None,
+    logic: str = "all",
+    priority: int = 100,
+    within_boundary: bool = True,
+    applies_to_children: bool = False,
+    is_active: bool = True,
+    reallocate: bool = True,
+) -> AssignmentRule:
+    """Add an assignment rule to a territory; criteria are checked against the account fields and operators.
+    An active rule re-allocates its territory (a job queued on commit) once the scenario has assignments."""
     scenario_ensure_editable(scenario=territory.scenario)
     fields = {"name": name, "criteria": criteria or [], "logic": logic, "priority": priority}
     _validate_rule_fields(fields)
     rule = AssignmentRule.objects.create(
-        territory=territory, within_boundary=within_boundary, applies_to_children=applies_to_children,
-        is_active=is_active, **fields,
+        territory=territory,
+        within_boundary=within_boundary,
+        applies_to_children=applies_to_children,
+        is_active=is_active,
+        **fields,
     )
     scenario_touch(scenario=territory.scenario)
+    if reallocate and is_active:
+        _reallocate_rule_territory(rule=rule, trigger=f'Rule "{rule.name}" added to {territory.code}')
     return rule
 
 
 @transaction.atomic
-def rule_update(*, rule: AssignmentRule, **fields) -> AssignmentRule:
+def rule_update(*, rule: AssignmentRule, reallocate: bool = True, **fields) -> AssignmentRule:
+    """Change a rule; a change that can move accounts re-allocates its territory (a job queued on commit)."""
     unknown = set(fields) - _RULE_FIELDS
     if unknown:
         raise ValidationError(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
     scenario_ensure_editable(scenario=rule.territory.scenario)
     merged = {"criteria": rule.criteria, "logic": rule.logic, **fields}
     _validate_rule_fields(merged)
+    moves_accounts = (rule.is_active or fields.get("is_active")) and any(
+        getattr(rule, name) != value for name, value in fields.items() if name in _RULE_ALLOCATION_FIELDS
+    )
     for name, value in fields.items():
         setattr(rule, name, value)
     rule.save()
     scenario_touch(scenario=rule.territory.scenario)
+    if reallocate and moves_accounts:
+        _reallocate_rule_territory(rule=rule, trigger=f'Rule "{rule.name}" of {rule.territory.code} changed')
     return rule
 
 
 @transaction.atomic
-def rule_delete(*, rule: AssignmentRule) -> None:
+def rule_delete(*, rule: AssignmentRule, reallocate: bool = True) -> None:
+    """Remove a rule; if it was active, its territory is re-allocated (a job queued on commit)."""
     scenario_ensure_editable(scenario=rule.territory.scenario)
     scenario = rule.territory.scenario
+    was_active, territory, name = rule.is_active, rule.territory, rule.name
     rule.delete()
     scenario_touch(scenario=scenario)
+    if reallocate and was_active:
+        rule.territory = territory  # the deleted rule still names its territory
+        _reallocate_rule_territory(rule=rule, trigger=f'Rule "{name}" of {territory.code} deleted')

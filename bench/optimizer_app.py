@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import load_average  # noqa: E402
 
-PHASES = ("read", "optimiser", "boundaries", "clone", "write", "report", "total")
+PHASES = ("read", "optimiser", "boundaries", "clone", "report", "total")  # clone: with the plan written in
 
 
 def run_once(*, scenario_id: int, params: dict) -> dict:
@@ -61,6 +61,7 @@ def run_once(*, scenario_id: int, params: dict) -> dict:
         contiguous=report["contiguous"],
         oversize_singletons=len(report["oversize_singletons"]),
         search_time_limit_s=report["search_time_limit_s"],
+        unit_graph_reused=report.get("unit_graph_reused"),
         load_average=load_average(),
         messages=[f"{at:6.1f}s {pct:5.1f}% {text}" for at, pct, text in messages],
         notes=report.get("notes", []),
@@ -143,7 +144,11 @@ def main() -> None:
                 "repeats": args.repeats,
                 "balance": balance,
                 "k": args.k,
-                **{f"median_{key}": value for key, value in medians.items()},
+                **{
+                    f"median_{key}_ratio" if key == "max_rel_dev" else f"median_{key}": value
+                    for key, value in medians.items()
+                },
+                "unit_graph_reused": [run["unit_graph_reused"] for run in runs],
                 "within_tolerance": [run["within_tolerance"] for run in runs],
                 "contiguous": [run["contiguous"] for run in runs],
                 "oversize_singletons": runs[-1]["oversize_singletons"],

@@ -9,7 +9,7 @@ from django.db import connection
 from accounts.models import AccountAssignment
 from conftest import wait_for
 from core.models import Job
-from territories.models import Scenario, Territory, TerritoryType, TerritoryUnit
+from territories.models import GeoUnit, Scenario, Territory, TerritoryType, TerritoryUnit
 from territories.services.optimizer_runs import optimizer_run, optimizer_search_seconds
 from tests.factories import (
     AccountFactory,
@@ -305,3 +305,21 @@ def test_accounts_of_named_account_territories_move_with_their_unit_but_do_not_c
         "Accounts of named-account territories (1, potential 90,000) move with their units but are not counted in "
         "the balance."
     )
+
+
+@pytest.mark.django_db
+def test_a_second_run_on_the_same_units_reuses_their_graph_and_gives_the_same_plan():
+    source = _grid_scenario(leaves=3)
+    first = optimizer_run(scenario=source, k=3, balance={"potential": (1.0, 0.05)}, time_limit=20)
+    second = optimizer_run(scenario=source, k=3, balance={"potential": (1.0, 0.05)}, time_limit=20)
+
+    assert first.optimizer_report["unit_graph_reused"] is False
+    assert second.optimizer_report["unit_graph_reused"] is True
+
+    def plan(scenario):
+        return set(TerritoryUnit.objects.filter(scenario=scenario).values_list("unit__code", "territory__code"))
+
+    assert plan(first) == plan(second)
+    GeoUnit.objects.filter(code="U00").update(geometry=square(-100, 40, SIZE * 0.99))  # other geometry, other graph
+    third = optimizer_run(scenario=source, k=3, balance={"potential": (1.0, 0.05)}, time_limit=20)
+    assert third.optimizer_report["unit_graph_reused"] is False

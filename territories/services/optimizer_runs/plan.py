@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.models import AccountAssignment
 from territories.models import Scenario, Territory
 from territories.services.scenarios import ClonePlan, scenario_clone
+from territories.workspace.selectors import PALETTE
 
 from .notes import balance_notes, run_summary
 from .scope import OptimizerScope
@@ -261,8 +262,11 @@ def _new_territories_fill(
 ) -> None:
     """New leaves beside the template for the plan's extra territories, with their units, accounts and boundary."""
     template = layout.template
+    used = set(Territory.objects.filter(scenario=clone).values_list("color", flat=True))
+    colors = [color for color in PALETTE if color not in used] or list(PALETTE)  # told apart on the map
     for number, label in enumerate(labels):
         new = Territory.objects.create(
+            color=colors[number % len(colors)],
             scenario=clone,
             parent_id=clone_of.get(template.parent_id),
             depth=template.depth,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ class OptimizerScope:
     unit_accounts: list[list[int]] = field(default_factory=list)  # accounts placed in each unit
     named_accounts: int = 0  # accounts of named-account territories: placed with their unit, not counted
     named_potential: float = 0.0
+    geometry_digest: str = ""  # of the units' geometries: the same digest, the same unit graph
 
     @property
     def locked_leaf_ids(self) -> set[int]:
@@ -167,12 +169,14 @@ def optimizer_scope(*, scenario: Scenario, parent: Territory | None = None) -> O
     if kind == "geo_units":  # leaves without units (overlays drawn over the geography) are not redesigned
         leaves = {pk: leaves[pk] for pk in {row[1] for row in rows}}
     columns = list(zip(*rows, strict=True))
+    wkbs = [bytes(wkb) for wkb in columns[2]]
     scope = OptimizerScope(
         leaves=leaves,
         kind=kind,
         unit_ids=list(columns[0]),
         unit_territory=list(columns[1]),
-        geometries=list(shapely.from_wkb([bytes(wkb) for wkb in columns[2]])),
+        geometries=list(shapely.from_wkb(wkbs)),
+        geometry_digest=hashlib.blake2b(b"".join(wkbs), digest_size=16).hexdigest(),
         unit_accounts=[list(accounts) for accounts in columns[7]],
         named_accounts=int(sum(columns[8])),
         named_potential=float(sum(columns[9])),

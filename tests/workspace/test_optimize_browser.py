@@ -1,0 +1,58 @@
+"""The Optimise panel in a real browser: a manager starts a design from the map workspace, follows its progress, and
+lands on the new planning scenario with its report (run by the real Celery worker)."""
+
+import os
+
+import pytest
+
+from territories.models import Scenario, Territory
+from tests.factories import unit_grid_scenario
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_manager_optimises_from_the_workspace_into_a_new_scenario(
+    browser, live_server, manager_user, celery_worker_process, screenshot_dir, settings
+):
+    settings.MAP_TILE_URL = "http://127.0.0.1:9/{z}/{x}/{y}.png"  # no base map: the panel must not need one
+    grid = unit_grid_scenario(name="Grid to optimise", columns=6, rows=4, split=3)
+    source = grid["scenario"]
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", manager_user.username)
+    page.fill("input[name=password]", "pass-word-123")
+    page.click("form [type=submit]")
+    page.wait_for_load_state()
+    page.goto(f"{live_server.url}/workspace/?scenario={source.pk}")
+    page.wait_for_selector("body[data-workspace-ready=true]")
+
+    form = page.locator("#ws-optimize-form")
+    form.locator("input[name=k]").fill("3")
+    form.locator("input[name=time_limit]").fill("20")
+    form.locator("input[name=tolerance-potential]").fill("5")
+    page.click("[data-testid=optimize-start]")
+    # the status line follows the job, then the page opens the new scenario compared with its source
+    page.wait_for_url(f"**/workspace/?scenario=*&compare={source.pk}", timeout=90_000)
+    page.wait_for_selector("body[data-workspace-ready=true]")
+
+    created = Scenario.objects.exclude(pk=source.pk).get(cloned_from=source)
+    assert created.status == Scenario.Status.PLANNING and f"scenario={created.pk}" in page.url
+    report = page.locator("[data-testid=optimize-report]")
+    assert "Optimiser report (design, 3 territories, 24 units)" in report.inner_text()
+    rows = {
+        row.locator("th").inner_text().strip(): row.locator("td").inner_text().strip()
+        for row in report.locator("tr").all()
+    }
+    assert rows["Within tolerance"] == "yes" and rows["Contiguous"] == "yes"
+    assert rows["Max deviation potential"] == "0%"  # 24 units of equal potential: 8 per territory
+    colors = set(Territory.objects.filter(scenario=created, parent__isnull=False).values_list("color", flat=True))
+    assert len(colors) == 3  # the added territory has a colour of its own on the map
+    report.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "workspace-optimised.png"))
+    assert errors == []
+    context.close()

@@ -65,7 +65,11 @@ CREATE TEMP TABLE _alloc_diff ON COMMIT DROP AS
 SELECT cur.id AS current_id, cur.account_id AS current_account_id, cur.territory_id AS current_territory_id,
        res.account_id, res.territory_id, {source_sql("res")} AS source, res.rule_id, res.override_id, res.reason
 FROM _alloc_result res
-FULL JOIN _alloc_current cur
+FULL JOIN (
+    SELECT c.id, c.account_id, c.territory_id, c.source, c.rule_id, c.override_id
+    FROM accounts_accountassignment c
+    WHERE c.scenario_id = %s AND c.valid_to IS NULL {{current_scope}}
+) cur
   ON cur.account_id = res.account_id AND cur.territory_id = res.territory_id AND cur.source = {source_sql("res")}
  AND coalesce(cur.rule_id, 0) = coalesce(res.rule_id, 0) AND coalesce(cur.override_id, 0) = coalesce(res.override_id, 0)
 WHERE cur.id IS NULL OR res.account_id IS NULL
@@ -83,26 +87,15 @@ GROUP BY 1, 2
 
 def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> dict:
     """What the run changes against the assignments in force, before anything is written. The differing rows
-    (assignments to close, assignments to open) are found in one hash join and kept for the write; with no
-    assignments in force (a first run) there is nothing to join."""
+    (assignments to close, assignments to open) are found in one hash join with the assignments in force and kept
+    for the write; with none in force (a first run) there is nothing to join."""
     current_scope = scope_sql.replace("a.id", "c.account_id")
     cursor.execute(
         f"SELECT EXISTS (SELECT 1 FROM accounts_accountassignment c"
         f" WHERE c.scenario_id = %s AND c.valid_to IS NULL {current_scope})",
         [plan.scenario_id],
     )
-    assigned_before = 0
-    if cursor.fetchone()[0]:
-        cursor.execute(
-            f"""
-            CREATE TEMP TABLE _alloc_current ON COMMIT DROP AS
-            SELECT c.id, c.account_id, c.territory_id, c.source, c.rule_id, c.override_id
-            FROM accounts_accountassignment c
-            WHERE c.scenario_id = %s AND c.valid_to IS NULL {current_scope}
-            """,
-            [plan.scenario_id],
-        )
-        assigned_before = cursor.rowcount
+    had_current = cursor.fetchone()[0]
     # One pass over the result: counts per territory and source (assigned, by source, and a first run's moves).
     cursor.execute(
         "SELECT territory_id, count(*), count(rule_id), count(override_id) FROM _alloc_result GROUP BY territory_id"
@@ -112,16 +105,21 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
     by_source = {"rule": sum(row[2] for row in per_territory), "override": sum(row[3] for row in per_territory)}
     by_source["geography"] = assigned - by_source["rule"] - by_source["override"]
     by_source = {source: count for source, count in sorted(by_source.items()) if count}
-    if assigned_before:
-        cursor.execute(_DIFF_SQL)
-        cursor.execute("SELECT count(*) FROM _alloc_diff WHERE current_id IS NULL")
-        opening = cursor.fetchone()[0]
+    if had_current:
+        # The assignments in force are read once, straight into the join (not copied to a work table first).
+        cursor.execute(_DIFF_SQL.format(current_scope=current_scope), [plan.scenario_id])
+        cursor.execute(
+            "SELECT count(*) FILTER (WHERE current_id IS NULL), count(*) FILTER (WHERE current_id IS NOT NULL)"
+            " FROM _alloc_diff"
+        )
+        opening, closing = cursor.fetchone()
         cursor.execute(_MOVES_SQL)
         rows = cursor.fetchall()
         untouched = assigned - opening
+        assigned_before = untouched + closing  # each assignment in force is either kept or closed
     else:  # a first run: everything is new, no join needed
         rows = [(None, territory_id, count) for territory_id, count, _rules, _overrides in per_territory]
-        untouched = 0
+        untouched = assigned_before = 0
     unchanged, moved, newly_assigned, newly_unassigned = untouched, 0, 0, 0
     moves = []
     for from_id, to_id, count in rows:
@@ -277,7 +275,6 @@ _WORK_TABLES = (
     "_alloc_result",
     "_alloc_winner",
     "_alloc_multi",
-    "_alloc_current",
     "_alloc_diff",
     "_alloc_scope",
 )

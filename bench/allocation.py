@@ -17,7 +17,10 @@ Timed, each as the median of --repeats runs:
                  account (the effective-dated history rows) and committing;
 - rerun_s:       the real run again with nothing changed (nothing written);
 - rule_run_s:    a real run of the rule scenario (--rules rules, no geography) from an empty alignment.
-The last line of output is JSON with these figures and peak_rss_mb (this process's peak resident memory).
+The last line of output is JSON with these figures and peak_rss_mb (this process's peak resident memory), the
+load average before and after (the machine is shared: figures under load are slower and noisier), and
+paired_ratio: the median of each repeat's allocation_s / baseline_s, measured back to back, which load moves
+less than the ratio of the two medians.
 """
 
 import argparse
@@ -33,8 +36,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
-INDUSTRIES = ["manufacturing", "healthcare", "retail", "software", "finance", "energy", "education", "logistics",
-              "construction", "media", "agriculture"]
+INDUSTRIES = [
+    "manufacturing",
+    "healthcare",
+    "retail",
+    "software",
+    "finance",
+    "energy",
+    "education",
+    "logistics",
+    "construction",
+    "media",
+    "agriculture",
+]
 COUNTIES = Path("_plotly_geo/package_data/cb_2016_us_county_500k.shp")
 NOT_LOWER_48 = {"02", "15", "60", "66", "69", "72", "78"}  # Alaska, Hawaii and the island territories
 
@@ -105,20 +119,40 @@ def generate(connection, args) -> dict:
         return {"geography": geo, "rules": rules, "generated_s": 0.0}
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE accounts_accountassignment, accounts_allocationrun, accounts_accountoverride, "
-                       "accounts_account, territories_territory, territories_scenario CASCADE")
+        cursor.execute(
+            "TRUNCATE accounts_accountassignment, accounts_allocationrun, accounts_accountoverride, "
+            "accounts_account, territories_territory, territories_scenario CASCADE"
+        )
     geo = Scenario.objects.create(name="Bench geography", description=signature)
     rules_scenario = Scenario.objects.create(name="Bench rules", description=signature)
-    geography_type, _ = TerritoryType.objects.get_or_create(name="Bench geography",
-                                                            defaults={"kind": "geography", "priority": 9001})
+    geography_type, _ = TerritoryType.objects.get_or_create(
+        name="Bench geography", defaults={"kind": "geography", "priority": 9001}
+    )
     shapes = polygons(args.territories)
     with connection.cursor() as cursor:
-        with cursor.copy("COPY territories_territory (scenario_id, depth, level_name, name, code, boundary, "
-                         "built_from_units, is_locked, color, version, created_at, updated_at, territory_type_id) "
-                         "FROM STDIN") as copy:
+        with cursor.copy(
+            "COPY territories_territory (scenario_id, depth, level_name, name, code, boundary, "
+            "built_from_units, is_locked, color, version, created_at, updated_at, territory_type_id) "
+            "FROM STDIN"
+        ) as copy:
             for code, _state, wkt in shapes:
-                copy.write_row((geo.pk, 0, "county", code, code, f"SRID=4326;{wkt}", False, False, "", 1,
-                                "now", "now", geography_type.pk))
+                copy.write_row(
+                    (
+                        geo.pk,
+                        0,
+                        "county",
+                        code,
+                        code,
+                        f"SRID=4326;{wkt}",
+                        False,
+                        False,
+                        "",
+                        1,
+                        "now",
+                        "now",
+                        geography_type.pk,
+                    )
+                )
         cursor.execute("ANALYZE territories_territory")
         per_territory = args.accounts / len(shapes)
         # Points uniform inside each polygon; the count per polygon adds up to exactly --accounts.
@@ -148,18 +182,30 @@ def generate(connection, args) -> dict:
         )
     states = sorted({state for _code, state, _wkt in shapes})
     combos = [(state, industry) for industry in INDUSTRIES for state in states][: args.rules]
-    rule_type, _ = TerritoryType.objects.get_or_create(name="Bench segment", defaults={"kind": "industry",
-                                                                                      "priority": 9002})
+    rule_type, _ = TerritoryType.objects.get_or_create(
+        name="Bench segment", defaults={"kind": "industry", "priority": 9002}
+    )
     territories = Territory.objects.bulk_create(
-        Territory(scenario=rules_scenario, name=f"{state} {industry}", code=f"R{state}-{industry[:4]}-{i}",
-                  territory_type=rule_type)
+        Territory(
+            scenario=rules_scenario,
+            name=f"{state} {industry}",
+            code=f"R{state}-{industry[:4]}-{i}",
+            territory_type=rule_type,
+        )
         for i, (state, industry) in enumerate(combos)
     )
     AssignmentRule.objects.bulk_create(
-        AssignmentRule(territory=territory, name=territory.name, within_boundary=False, priority=100 + i % 7,
-                       criteria=[{"field": "state", "op": "equals", "value": state},
-                                 {"field": "industry", "op": "in", "value": [industry]},
-                                 {"field": "annual_revenue", "op": "range", "value": [0, None]}])
+        AssignmentRule(
+            territory=territory,
+            name=territory.name,
+            within_boundary=False,
+            priority=100 + i % 7,
+            criteria=[
+                {"field": "state", "op": "equals", "value": state},
+                {"field": "industry", "op": "in", "value": [industry]},
+                {"field": "annual_revenue", "op": "range", "value": [0, None]},
+            ],
+        )
         for i, (territory, (state, industry)) in enumerate(zip(territories, combos, strict=True))
     )
     with connection.cursor() as cursor:
@@ -212,6 +258,7 @@ def main(argv=None) -> dict:
 
     data = generate(connection, args)
     geo, rules = data["geography"], data["rules"]
+    load_before = [round(value, 2) for value in os.getloadavg()]
     accounts = Account.objects.count()
     baseline, allocation, end_to_end, rerun, rule_run = [], [], [], [], []
     phases, preview_phases = [], []
@@ -232,8 +279,12 @@ def main(argv=None) -> dict:
         rule_run.append(seconds)
     assigned = AccountAssignment.objects.filter(scenario=geo, valid_to__isnull=True).count()
     result = {
-        "accounts": accounts, "territories": args.territories, "rules": args.rules, "repeats": args.repeats,
-        "assigned": assigned, "rule_assigned": rule_summary.summary["assigned"],
+        "accounts": accounts,
+        "territories": args.territories,
+        "rules": args.rules,
+        "repeats": args.repeats,
+        "assigned": assigned,
+        "rule_assigned": rule_summary.summary["assigned"],
         "baseline_s": round(statistics.median(baseline), 3),
         "allocation_s": round(statistics.median(allocation), 3),
         "end_to_end_s": round(statistics.median(end_to_end), 3),
@@ -241,17 +292,21 @@ def main(argv=None) -> dict:
         "rule_run_s": round(statistics.median(rule_run), 3),
         "generated_s": data["generated_s"],
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "load_average_before": load_before,
+        "load_average_after": [round(value, 2) for value in os.getloadavg()],
     }
     result["ratio"] = round(result["allocation_s"] / result["baseline_s"], 3) if result["baseline_s"] else None
+    result["paired_ratio"] = round(statistics.median(a / b for a, b in zip(allocation, baseline, strict=True) if b), 3)
     # the matching phase alone (the part of the service that does what the bare join does)
     result["match_s"] = round(statistics.median(p["match"] for p in preview_phases), 3)
     result["match_ratio"] = round(result["match_s"] / result["baseline_s"], 3) if result["baseline_s"] else None
     result["end_to_end_ratio"] = (
-        round(result["end_to_end_s"] / result["baseline_s"], 3) if result["baseline_s"] else None)
-    result["end_to_end_phases"] = {key: round(statistics.median(p.get(key, 0) for p in phases), 3)
-                                   for key in phases[0]}
-    result["allocation_phases"] = {key: round(statistics.median(p.get(key, 0) for p in preview_phases), 3)
-                                   for key in preview_phases[0]}
+        round(result["end_to_end_s"] / result["baseline_s"], 3) if result["baseline_s"] else None
+    )
+    result["end_to_end_phases"] = {key: round(statistics.median(p.get(key, 0) for p in phases), 3) for key in phases[0]}
+    result["allocation_phases"] = {
+        key: round(statistics.median(p.get(key, 0) for p in preview_phases), 3) for key in preview_phases[0]
+    }
     rows = [
         ("bare spatial join (lower bound)", "baseline_s"),
         ("allocation's matching phase alone", "match_s"),
@@ -260,12 +315,18 @@ def main(argv=None) -> dict:
         ("allocation, real run with nothing changed", "rerun_s"),
         (f"rule run, {args.rules} rules", "rule_run_s"),
     ]
-    print(f"{accounts:,} accounts, {args.territories:,} territories, {args.rules} rules, "
-          f"median of {args.repeats} (data generated in {data['generated_s']} s)")
+    print(
+        f"{accounts:,} accounts, {args.territories:,} territories, {args.rules} rules, "
+        f"median of {args.repeats} (data generated in {data['generated_s']} s)"
+    )
     print(f"{'step':52} {'seconds':>9} {'x join':>8}")
     for label, key in rows:
         ratio = result[key] / result["baseline_s"] if result["baseline_s"] else 0
         print(f"{label:52} {result[key]:9.3f} {ratio:8.2f}")
+    print(
+        f"paired ratio (median of per-repeat allocation / join): {result['paired_ratio']:.2f}; load average "
+        f"{' '.join(map(str, load_before))} before, {' '.join(map(str, result['load_average_after']))} after"
+    )
     print(f"dry-run phases: {result['allocation_phases']}")
     print(f"end-to-end phases: {result['end_to_end_phases']}")
     print(json.dumps(result))

@@ -71,6 +71,32 @@ def run_once(*, scenario_id: int, params: dict) -> dict:
     return figures
 
 
+def units_export(*, scenario, path: str) -> None:
+    """The units and measures an optimiser run of `scenario` reads, as a GeoJSON FeatureCollection."""
+    import shapely
+
+    from territories.models import GeoUnit
+    from territories.services.optimizer_runs import optimizer_scope
+
+    scope = optimizer_scope(scenario=scenario)
+    names = {pk: (code, name) for pk, code, name in GeoUnit.objects.values_list("pk", "code", "name")}
+    features = [
+        {
+            "type": "Feature",
+            "properties": {
+                "id": unit_id,
+                "code": names.get(unit_id, ("", ""))[0],
+                "name": names.get(unit_id, ("", ""))[1],
+                **{measure: values[i] for measure, values in scope.measures.items()},
+            },
+            "geometry": json.loads(shapely.to_geojson(scope.geometries[i])),
+        }
+        for i, unit_id in enumerate(scope.unit_ids)
+    ]
+    Path(path).write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    print(f"{len(features)} units written to {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -83,6 +109,12 @@ def main() -> None:
     )
     parser.add_argument("--k", type=int, default=None, help="number of territories (default: keep the leaves)")
     parser.add_argument("--verbose", action="store_true", help="print each run's progress messages and notes")
+    parser.add_argument(
+        "--export-geojson",
+        metavar="PATH",
+        help="only write the demo's units (id, code, name, the four measures) as GeoJSON for the "
+        "optimiser alone: UnitSet.from_geojson(PATH, id_field='id', measures=['potential'])",
+    )
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     os.environ.setdefault("DJANGO_DEBUG", "false")
@@ -95,6 +127,9 @@ def main() -> None:
     source = Scenario.objects.filter(status=Scenario.Status.ACTIVE).first()
     if source is None:
         raise SystemExit("no active scenario: seed the demo first (python manage.py seed_demo)")
+    if args.export_geojson:
+        units_export(scenario=source, path=args.export_geojson)
+        return
     balance = {}
     for item in args.measure or ["potential:0.05"]:
         name, tolerance = item.split(":")

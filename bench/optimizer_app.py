@@ -108,6 +108,7 @@ def main() -> None:
         help="measure:tolerance, repeatable (default potential:0.05, as the panel offers)",
     )
     parser.add_argument("--k", type=int, default=None, help="number of territories (default: keep the leaves)")
+    parser.add_argument("--mode", choices=("design", "realign"), default="design")
     parser.add_argument("--verbose", action="store_true", help="print each run's progress messages and notes")
     parser.add_argument(
         "--export-geojson",
@@ -136,7 +137,7 @@ def main() -> None:
         balance[name] = [1.0, float(tolerance)]
     params = {
         "k": args.k,
-        "mode": "design",
+        "mode": args.mode,
         "seed": 0,
         "time_limit": args.time_limit,
         "balance": balance,
@@ -159,7 +160,7 @@ def main() -> None:
         for key in [f"{name}_s" for name in PHASES] + ["wall_s", "max_rel_dev", "search_time_limit_s"]
     }
     print(
-        f"optimiser run on the demo ({source.name}: {len(balance)} measure(s) {balance}, time limit "
+        f"optimiser {args.mode} on the demo ({source.name}: {len(balance)} measure(s) {balance}, time limit "
         f"{args.time_limit:g} s, {args.repeats} runs, medians)"
     )
     print(f"{'phase':<12} | {'median_s':>9} | runs")

@@ -14,6 +14,7 @@ import pyproj
 from .balance import BalanceTarget, normalise_balance
 from .engine import HOLD, Search, Weights, kmeans_plus_plus, make_contiguous, power_partition
 from .errors import OptimizerInputError
+from .feasibility import limited_groups, unbalanceable_units
 from .report import build_report
 from .transfer import rebalance_by_transfers
 from .units import UnitSet
@@ -128,6 +129,31 @@ def _normalised(setup: _Setup, k: int) -> np.ndarray:
     return setup.raw / target
 
 
+def _geography_limits(units: UnitSet, setup: _Setup, values: np.ndarray, frozen_units: np.ndarray):
+    """Units that no connected territory can balance (feasibility.py): per unit and measure the
+    least deviation geography allows (the extra band the search gives its territory), and the
+    report's description of each, and disjoint groups of units to start their territories from."""
+    n, m = values.shape
+    slack = np.zeros((n, m))
+    limits: list[dict] = []
+    blocked = frozen_units | ~np.isfinite(values).all(axis=1)
+    bounds = unbalanceable_units(units.geography.neighbours(), values, setup.tolerances, setup.weights, blocked)
+    for bound in bounds:
+        slack[bound.unit, bound.measure] = bound.best_deviation + 1e-9
+        limits.append(
+            {
+                "unit": units.ids[bound.unit],
+                "measure": setup.targets[bound.measure].measure,
+                "unit_ratio_to_mean": round(float(values[bound.unit, bound.measure]), 4),
+                "nearest_reachable_below": None if bound.below is None else round(bound.below, 4),
+                "nearest_reachable_above": None if bound.above is None else round(bound.above, 4),
+                "best_possible_deviation": round(bound.best_deviation, 4),
+            }
+        )
+    groups = limited_groups(bounds, units.geography.neighbours(), values, setup.tolerances, blocked)
+    return slack, limits, groups
+
+
 def _generated_labels(k: int, taken: Sequence[Any]) -> list[Any]:
     width = max(2, len(str(k)))
     names: list[Any] = []
@@ -152,7 +178,8 @@ def design(
     locked: Mapping[Any, Any] | None = None,
     pinned: Mapping[Any, Any] | None = None,
     progress: Progress = None,
-    starts: int = 3,
+    starts: int | None = None,
+    extra_starts: int = 2,
     weights: Weights | None = None,
 ) -> Plan:
     """Partition `units` into `k` contiguous, compact territories balanced on `balance`
@@ -179,6 +206,7 @@ def design(
     for u, t in setup.forced.items():
         if setup.frozen[t]:
             frozen_units[u] = True
+    slack, limits, groups = _geography_limits(units, setup, values, frozen_units)
     free_labels = np.flatnonzero(~setup.frozen)
     x, y = geo.x / 1e3, geo.y / 1e3
     area = geo.area / 1e6
@@ -192,14 +220,23 @@ def design(
             anchor_units.append(int(np.argmin((geo.x - ax) ** 2 + (geo.y - ay) ** 2)))
     settings = weights or Weights()
     best: tuple | None = None
+    if starts is None:
+        # several starts where one is cheap (the most compact feasible plan wins); one start with
+        # all the time on large multi-measure instances, where a start needs most of a minute
+        starts = 3 if n * k * len(setup.targets) <= 200_000 else 1
     starts = max(1, int(starts))
-    for start in range(starts):
+    for start in range(starts + max(0, int(extra_starts))):
         if start > 0 and time.monotonic() > deadline:
             break  # a safety stop only: the work done per start is fixed, so a seed gives one plan
+        if start >= starts and best is not None and not best[0][0]:
+            break  # the extra starts are only for when no start has reached the tolerance yet
         _notify(progress, 5 + 85 * start / starts, f"start {start + 1} of {starts}")
         rng = np.random.default_rng([seed, start])
         forced = dict(setup.forced)
         fixed = setup.fixed.copy()
+        open_units = ~frozen_units  # units the power diagram distributes
+        open_labels = free_labels
+        closed = setup.frozen.copy()  # territories that neither give nor take units
         if anchor_units:
             centres = np.column_stack([x[anchor_units], y[anchor_units]])
             for t, u in zip(free_labels, anchor_units, strict=False):
@@ -207,20 +244,43 @@ def design(
                     forced[u] = int(t)
                     fixed[u] = True
         else:
-            free_idx = np.flatnonzero(~frozen_units)
+            # a unit that no territory can balance gets a territory of its own holding the group of
+            # units that comes closest to the mean, kept together; the others share the rest
+            taken = set(forced.values())
+            spare = [int(t) for t in free_labels if int(t) not in taken]
+            for group, t in zip(groups, spare, strict=False):
+                for u in sorted(group):
+                    forced[u] = t
+                    fixed[u] = True
+                    open_units[u] = False
+                open_labels = open_labels[open_labels != t]
+                closed[t] = True
+            free_idx = np.flatnonzero(open_units)
             chosen = free_idx[
                 kmeans_plus_plus(
-                    x[free_idx], y[free_idx], load[free_idx] + area[free_idx] / area.sum(), len(free_labels), rng
+                    x[free_idx], y[free_idx], load[free_idx] + area[free_idx] / area.sum(), len(open_labels), rng
                 )
             ]
             centres = np.column_stack([x[chosen], y[chosen]])
-        labels = power_partition(x, y, area, load, ~frozen_units, free_labels, centres, bool(anchor_units), forced)
+        labels = power_partition(x, y, area, load, open_units, open_labels, centres, bool(anchor_units), forced)
         for u, t in forced.items():
             labels[u] = t
-        labels = make_contiguous(labels, geo, load, k, fixed, x, y)
-        search = Search(geo, values, setup.weights, setup.tolerances, labels, k, ~fixed, setup.frozen.copy(), settings)
+        labels = make_contiguous(labels, geo, load, k, fixed, x, y, closed)
+        search = Search(
+            geo,
+            values,
+            setup.weights,
+            setup.tolerances,
+            labels,
+            k,
+            ~fixed,
+            closed,
+            settings,
+            unit_slack=slack,
+        )
         # each start may use its share of the time left (a safety stop: normally a start ends sooner)
-        start_deadline = time.monotonic() + (deadline - time.monotonic()) / (starts - start)
+        share = starts - start if start < starts else starts + extra_starts - start
+        start_deadline = time.monotonic() + (deadline - time.monotonic()) / share
         search.solve(start_deadline, rng=rng)
         score = (
             search.max_excess() > 1.0 + 1e-9,
@@ -242,6 +302,7 @@ def design(
         balanced_territories=~setup.frozen,
         oversize=setup.oversize,
         locked_labels=setup.locked_labels,
+        geography_limits=limits,
         runtime_s=runtime,
         seed=seed,
         extra={"method": "power-diagram start + contiguity-preserving local search", "best_start": best[2]},
@@ -323,6 +384,7 @@ def realign(
             ),
             k,
         )
+        slack, limits, _ = _geography_limits(units, setup, values, frozen_units)
         labels = original.copy()
         for u, t in setup.forced.items():
             if not any(item["unit"] == units.ids[u] for item in setup.oversize):
@@ -340,6 +402,7 @@ def realign(
             settings,
             original=original,
             move_weight=weight_values,
+            unit_slack=slack,
         )
         if transfers:
             rebalance_by_transfers(search, weight_values, step_deadline)
@@ -360,6 +423,7 @@ def realign(
             balanced_territories=~frozen,
             oversize=setup.oversize,
             locked_labels=setup.locked_labels,
+            geography_limits=limits,
             runtime_s=time.monotonic() - started,
             seed=seed,
             current=original,

@@ -53,6 +53,7 @@ class Search:
         settings: Weights,
         original: np.ndarray | None = None,
         move_weight: np.ndarray | None = None,
+        unit_slack: np.ndarray | None = None,
     ):
         self.geo = geo
         self.n = len(labels)
@@ -60,6 +61,12 @@ class Search:
         self.values = values
         self.weights = weights
         self.tolerances = tolerances
+        # n × m: how far beyond the tolerance a territory holding the unit must be allowed to go
+        # because geography leaves it no balanced territory (feasibility.py); zero almost everywhere
+        self.slack_units = np.zeros(0, dtype=np.int64)
+        if unit_slack is not None and unit_slack.any():
+            self.slack_units = np.flatnonzero(unit_slack.any(axis=1))
+            self.unit_slack = unit_slack[self.slack_units]
         self.settings = settings
         self.movable = movable
         self.frozen = frozen
@@ -98,11 +105,22 @@ class Search:
         inside = lab[self.edge_source] == lab[self.edge_target]
         internal = np.bincount(lab[self.edge_source[inside]], self.edge_length[inside], minlength=k)
         self.territory_perimeter = np.bincount(lab, self.perimeter, minlength=k) - internal
+        self.update_tolerances()
 
-    def _balance_terms(self, sums: np.ndarray) -> np.ndarray:
+    def update_tolerances(self) -> None:
+        """Per territory and measure: the tolerance, widened where a unit in the territory cannot be
+        in any balanced territory (by the least deviation its geography allows)."""
+        tol = np.tile(self.tolerances, (self.k, 1))
+        if len(self.slack_units):
+            widened = np.zeros_like(tol)
+            np.maximum.at(widened, self.labels[self.slack_units], self.unit_slack)
+            tol += widened
+        self.tol = tol
+
+    def _balance_terms(self, sums: np.ndarray, territories: np.ndarray | slice = slice(None)) -> np.ndarray:
         """Penalty × squared excess beyond the margin, plus a weak pull towards the mean that does
         not grow with the penalty (so inside the band compactness decides)."""
-        deviation = np.abs(sums - 1.0) / self.tolerances
+        deviation = np.abs(sums - 1.0) / self.tol[territories]
         excess = np.maximum(deviation - self.settings.margin, 0.0)
         return (self.penalty * excess**2 + self.settings.centring * deviation**2) @ self.weights
 
@@ -134,7 +152,7 @@ class Search:
         free = ~self.frozen
         if not free.any():
             return 0.0
-        deviation = np.abs(self.sums[free] - 1.0) / self.tolerances
+        deviation = np.abs(self.sums[free] - 1.0) / self.tol[free]
         return float(deviation.max())
 
     # ----- moves -----------------------------------------------------------------------------
@@ -169,14 +187,16 @@ class Search:
         perim = self.perimeter[unit]
         old = self.territory_objective(include_balance)
         zero = np.zeros(len(unit))
-        new_from = (self._balance_terms(self.sums[frm] - values) if include_balance else zero) + self._compact_terms(
+        balance_from = self._balance_terms(self.sums[frm] - values, frm) if include_balance else zero
+        new_from = balance_from + self._compact_terms(
             self.territory_area[frm] - area,
             self.moment_x[frm] - ax,
             self.moment_y[frm] - ay,
             self.moment_2[frm] - a2,
             self.territory_perimeter[frm] - perim + 2.0 * shared_from,
         )
-        new_to = (self._balance_terms(self.sums[to] + values) if include_balance else zero) + self._compact_terms(
+        balance_to = self._balance_terms(self.sums[to] + values, to) if include_balance else zero
+        new_to = balance_to + self._compact_terms(
             self.territory_area[to] + area,
             self.moment_x[to] + ax,
             self.moment_y[to] + ay,
@@ -248,6 +268,8 @@ class Search:
         for _ in range(max_rounds):
             if time.monotonic() > deadline:
                 break
+            if len(self.slack_units):
+                self.update_tolerances()
             unit, frm, to, delta = self.candidate_moves()
             improving = np.flatnonzero(delta < -1e-9)
             if len(improving) == 0:
@@ -283,18 +305,23 @@ class Search:
         rng: np.random.Generator | None = None,
         recombine: bool = True,
         milp_after: int = 1,
+        stall_rounds: int = 4,
     ) -> None:
         """Descend, raising the balance penalty until every free territory is within tolerance;
         where single moves are stuck (large units, dead ends), re-split pairs of territories."""
         self.penalty = start_penalty
         rng = rng if rng is not None else np.random.default_rng(0)
         best = (np.inf, self.labels.copy())
+        best_round = 0
         for round_number in range(rounds):
             self.descend(deadline)
             if self.max_excess() < best[0] - 1e-9:
                 best = (self.max_excess(), self.labels.copy())
+                best_round = round_number
             if self.max_excess() <= 1.0 or time.monotonic() > deadline:
                 break
+            if round_number - best_round >= stall_rounds:
+                break  # stuck: neither penalty, programme nor recombination helps; another start may
             if round_number >= milp_after:
                 for _ in range(6):  # each programme moves one layer of boundary units
                     before, before_excess = self.labels.copy(), self.max_excess()
@@ -332,15 +359,25 @@ class Search:
         unit, frm, to, delta = self.candidate_moves(include_balance=False)
         if len(unit) == 0:
             return False
+        # only the territories outside the band and their neighbours take part: a much smaller
+        # programme than one over every boundary move, and the others keep their sums
+        trouble = self.territory_excess() > self.settings.margin
+        if not trouble.any():
+            return False
+        lab = self.labels
+        touching = trouble[lab[self.edge_source]] & (lab[self.edge_source] != lab[self.edge_target])
+        involved = trouble.copy()
+        involved[lab[self.edge_target[touching]]] = True
+        involved &= ~self.frozen
         articulation = self._articulation_units()
-        keep = ~articulation[unit]
+        keep = ~articulation[unit] & involved[frm] & involved[to]
         unit, frm, to, delta = unit[keep], frm[keep], to[keep], delta[keep]
         count = len(unit)
         if count == 0:
             return False
         cost = np.maximum(delta, 0.0) + 1e-3
         m = self.values.shape[1]
-        free = np.flatnonzero(~self.frozen)
+        free = np.flatnonzero(involved)
         nf = len(free)
         # variables: the moves, then for each free territory and measure a slack above and below the band
         slack_count = 2 * nf * m
@@ -362,7 +399,7 @@ class Search:
         position = np.full(self.k, -1, dtype=np.int64)
         position[free] = np.arange(nf)
         for measure in range(m):
-            band = self.tolerances[measure] * min(0.97, self.settings.margin + 0.1)
+            band = self.tol[free, measure] * min(0.97, self.settings.margin + 0.1)
             for territories, sign in ((frm, -1.0), (to, 1.0)):
                 rows.append(row + position[territories])
                 cols.append(np.arange(count))
@@ -385,7 +422,8 @@ class Search:
             constraints=LinearConstraint(matrix, np.concatenate(lower), np.concatenate(upper)),
             integrality=np.concatenate([np.ones(count), np.zeros(slack_count)]),
             bounds=Bounds(0, np.concatenate([np.ones(count), np.full(slack_count, np.inf)])),
-            options={"time_limit": max(0.5, min(remaining * 0.1, 3.0)), "node_limit": 50, "mip_rel_gap": 0.1},
+            # a short programme: it is asked for often, and a long one crowds out the search itself
+            options={"time_limit": 0.5, "node_limit": 50, "mip_rel_gap": 0.1},
         )
         if result.x is None:
             return False
@@ -415,11 +453,13 @@ class Search:
 
     # ----- recombination (ReCom-style re-split of two territories) -----------------------------
     def territory_excess(self) -> np.ndarray:
-        excess = (np.abs(self.sums - 1.0) / self.tolerances).max(axis=1)
+        excess = (np.abs(self.sums - 1.0) / self.tol).max(axis=1)
         excess[self.frozen] = 0.0
         return excess
 
-    def repair_by_recombination(self, deadline: float, rng: np.random.Generator, trees: int = 24) -> None:
+    def repair_by_recombination(
+        self, deadline: float, rng: np.random.Generator, trees: int = 24, three: bool = True
+    ) -> None:
         """For each territory out of tolerance, merge it with a neighbouring territory and cut a
         random spanning tree of the union where both sides balance (DeFord, Duchin & Solomon 2021),
         keeping the most compact cut found; a move only if it lowers the pair's worst excess."""
@@ -435,10 +475,29 @@ class Search:
             if total is None:
                 continue
             # most promising partners first: the union's total closest to two means
-            gap = (np.abs(total - 2.0) / self.tolerances).max(axis=1)
-            for b in [touching[i] for i in np.argsort(gap, kind="stable")][:6]:
+            gap = (np.abs(total - 2.0) / (self.tol[a] + self.tol[touching])).max(axis=1)
+            partners = [touching[i] for i in np.argsort(gap, kind="stable")]
+            done = False
+            for b in partners[:6]:
                 if self._recombine_pair(a, b, rng, trees):
+                    done = True
                     break
+            if not done and three:
+                # no pair can be re-split: a third territory next to the pair takes up the excess
+                for b in partners[:3]:
+                    if time.monotonic() > deadline:
+                        break
+                    lab = self.labels
+                    pair = (lab[self.edge_source] == a) | (lab[self.edge_source] == b)
+                    third = np.unique(lab[self.edge_target[pair]])
+                    third = [int(c) for c in third if c not in (a, b) and not self.frozen[c]]
+                    if not third:
+                        continue
+                    total = self.sums[a] + self.sums[b] + self.sums[third]
+                    gap3 = (np.abs(total - 3.0) / (self.tol[a] + self.tol[b] + self.tol[third])).max(axis=1)
+                    c = third[int(np.argmin(gap3))]
+                    if self._recombine_three(a, b, c, rng, trees):
+                        break
             excess = self.territory_excess()
 
     def _recombine_pair(self, a: int, b: int, rng: np.random.Generator, trees: int) -> bool:
@@ -461,6 +520,8 @@ class Search:
         m = self.values.shape[1]
         total = columns.sum(axis=0)
         current_worst = max(self.territory_excess()[a], self.territory_excess()[b])
+        # the side cut off below an edge may hold units that widen its band: take the wider of the two
+        tol_a = tol_b = np.maximum(self.tol[a], self.tol[b])
         best_score, best_side = None, None
         for _ in range(trees):
             weight = rng.random(len(src)) + 0.01
@@ -478,8 +539,8 @@ class Search:
             part_a = sub[:, :m]
             part_b = total[:m] - part_a
             worst = np.maximum(
-                (np.abs(part_a - 1.0) / self.tolerances).max(axis=1),
-                (np.abs(part_b - 1.0) / self.tolerances).max(axis=1),
+                (np.abs(part_a - 1.0) / tol_a).max(axis=1),
+                (np.abs(part_b - 1.0) / tol_b).max(axis=1),
             )
             worst[0] = np.inf  # the root has no edge above it
             inertia = self._compact_inertia(sub[:, m:]) + self._compact_inertia(total[m:] - sub[:, m:])
@@ -503,6 +564,116 @@ class Search:
                 side_a = ~best_side
         labels = self.labels.copy()
         labels[members] = np.where(side_a, a, b)
+        self.set_labels(labels)
+        return True
+
+    def _recombine_three(self, a: int, b: int, c: int, rng: np.random.Generator, trees: int) -> bool:
+        """Merge three territories and cut a random spanning tree of the union twice (the second cut
+        in what the first leaves), so that all three parts balance; each part's band is widened by
+        the unbalanceable units it holds. A move only if it lowers the three's worst excess."""
+        group = (a, b, c)
+        members = np.flatnonzero(np.isin(self.labels, group))
+        size = len(members)
+        if size < 3:
+            return False
+        local = np.full(self.n, -1, dtype=np.int64)
+        local[members] = np.arange(size)
+        inside = (local[self.edge_source] >= 0) & (local[self.edge_target] >= 0)
+        src, dst = local[self.edge_source[inside]], local[self.edge_target[inside]]
+        upper = src < dst
+        src, dst = src[upper], dst[upper]
+        area = self.area[members]
+        columns = np.column_stack(
+            [self.values[members], area, area * self.x[members], area * self.y[members], self.second_moment[members]]
+        )
+        m = self.values.shape[1]
+        total = columns.sum(axis=0)
+        # unbalanceable units in the union and the band they add to a part holding them
+        slack_local, slack_rows = np.zeros(0, dtype=np.int64), np.zeros((0, m))
+        if len(self.slack_units):
+            keep = local[self.slack_units] >= 0
+            slack_local, slack_rows = local[self.slack_units[keep]], self.unit_slack[keep]
+        excess_now = self.territory_excess()
+        current_worst = max(excess_now[a], excess_now[b], excess_now[c])
+        margin = self.settings.margin
+
+        def band(holds: np.ndarray) -> np.ndarray:  # holds: rows × slack units → rows × m
+            if not len(slack_local):
+                return np.broadcast_to(self.tolerances, (holds.shape[0], m))
+            return self.tolerances + (holds[:, :, None] * slack_rows[None, :, :]).max(axis=1)
+
+        best_score, best_parts, best_worst = None, None, np.inf
+        for _ in range(trees):
+            weight = rng.random(len(src)) + 0.01
+            tree = minimum_spanning_tree(sparse.coo_matrix((weight, (src, dst)), shape=(size, size)))
+            order, parent = breadth_first_order(tree, 0, directed=False, return_predecessors=True)
+            if len(order) < size:
+                return False
+            depth = np.zeros(size, dtype=np.int64)
+            for v in order[1:]:
+                depth[v] = depth[parent[v]] + 1
+            sub = columns.copy()
+            for level in range(int(depth.max()), 0, -1):
+                nodes = np.flatnonzero(depth == level)
+                np.add.at(sub, parent[nodes], sub[nodes])
+            # holds[v, s]: unbalanceable unit s is below v in the tree
+            holds = np.zeros((size, len(slack_local)), dtype=bool)
+            for i, s in enumerate(slack_local.tolist()):
+                node = s
+                while node >= 0:
+                    holds[node, i] = True
+                    node = parent[node]
+            first = (np.abs(sub[:, :m] - 1.0) / band(holds)).max(axis=1)
+            first[0] = np.inf
+            for v in np.argsort(first, kind="stable")[:4].tolist():
+                if not np.isfinite(first[v]):
+                    break
+                below_v = _subtree_mask(order, parent, v, size)
+                ancestors = np.zeros(size, dtype=bool)
+                node = parent[v]
+                while node >= 0:
+                    ancestors[node] = True
+                    node = parent[node]
+                sub2 = sub - np.outer(ancestors, sub[v])
+                holds2 = holds & ~(ancestors[:, None] & holds[v][None, :])
+                rest_holds = (~holds[v])[None, :] & ~holds2
+                part2 = (np.abs(sub2[:, :m] - 1.0) / band(holds2)).max(axis=1)
+                part3_values = total[:m] - sub[v, :m] - sub2[:, :m]
+                part3 = (np.abs(part3_values - 1.0) / band(rest_holds)).max(axis=1)
+                worst = np.maximum(np.maximum(part2, part3), first[v])
+                worst[below_v] = np.inf
+                worst[0] = np.inf
+                inertia = (
+                    self._compact_inertia(sub[v, m:])
+                    + self._compact_inertia(sub2[:, m:])
+                    + self._compact_inertia(total[m:] - sub[v, m:] - sub2[:, m:])
+                )
+                score = np.where(worst <= margin, inertia, 1e6 + worst)
+                w = int(np.argmin(score))
+                if not np.isfinite(worst[w]):
+                    continue
+                if best_score is None or score[w] < best_score:
+                    part = np.full(size, 2, dtype=np.int64)
+                    part[_subtree_mask(order, parent, w, size) & ~below_v] = 1
+                    part[below_v] = 0
+                    best_score, best_parts, best_worst = float(score[w]), part, float(worst[w])
+        if best_parts is None or best_worst >= current_worst - 1e-9:
+            return False
+        # name the parts after the territories they overlap most, keeping pinned units in theirs
+        now = self.labels[members]
+        pinned = ~self.movable[members]
+        choice, choice_stay = None, -1
+        for perm in ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)):
+            names = np.asarray([group[i] for i in perm])[best_parts]
+            if (names[pinned] != now[pinned]).any():
+                continue
+            stay = int((names == now).sum())
+            if stay > choice_stay:
+                choice, choice_stay = names, stay
+        if choice is None:
+            return False
+        labels = self.labels.copy()
+        labels[members] = choice
         self.set_labels(labels)
         return True
 
@@ -598,10 +769,18 @@ def power_partition(
 
 
 def make_contiguous(
-    labels: np.ndarray, geo: Geography, load: np.ndarray, k: int, fixed: np.ndarray, x: np.ndarray, y: np.ndarray
+    labels: np.ndarray,
+    geo: Geography,
+    load: np.ndarray,
+    k: int,
+    fixed: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    closed: np.ndarray | None = None,  # k bool: territories that take no units (oversize, locked)
 ) -> np.ndarray:
     """Keep each territory's heaviest connected piece; hand the other pieces, unit by unit, to the
-    neighbouring territory they share most boundary with; give empty territories a unit."""
+    neighbouring open territory they share most boundary with; give empty territories a unit."""
+    closed = np.zeros(k, dtype=bool) if closed is None else closed
     labels = labels.copy()
     n = len(labels)
     source = np.repeat(np.arange(n), np.diff(geo.indptr))
@@ -624,6 +803,7 @@ def make_contiguous(
     while (labels < 0).any():
         waiting = labels[source] < 0
         offer = waiting & (labels[target] >= 0)
+        offer[offer] &= ~closed[labels[target[offer]]]
         if not offer.any():
             break
         keys = source[offer] * k + labels[target[offer]]

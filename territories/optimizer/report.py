@@ -57,6 +57,7 @@ def build_report(
     oversize: list[dict],
     locked_labels: Sequence[Any],
     runtime_s: float,
+    geography_limits: Sequence[Mapping[str, Any]] = (),
     seed: int,
     current: np.ndarray | None = None,
     current_names: Sequence[Any] | None = None,
@@ -91,7 +92,22 @@ def build_report(
         measures_summary[name] = summary
         sums[name + "__dev"] = deviation
     oversize_labels = {item["territory"] for item in oversize}
+    # territories holding a unit that no connected territory can balance: their own limit
+    position = {unit_id: i for i, unit_id in enumerate(units.ids)}
+    limited: dict[int, list[Mapping[str, Any]]] = {}
+    for item in geography_limits:
+        limited.setdefault(int(labels[position[item["unit"]]]), []).append(item)
+    tolerance_of = dict(tolerances)
     for t in range(k):
+        limit = None
+        if t in limited:
+            limit = {
+                "units": [item["unit"] for item in limited[t]],
+                "best_possible_deviation": {
+                    name: max(item["best_possible_deviation"] for item in limited[t] if item["measure"] == name)
+                    for name in dict.fromkeys(item["measure"] for item in limited[t])
+                },
+            }
         territories.append(
             {
                 "territory": label_names[t],
@@ -103,8 +119,28 @@ def build_report(
                 "polsby_popper": round(float(pp[t]), 4),
                 "oversize_singleton": label_names[t] in oversize_labels,
                 "locked": label_names[t] in set(locked_labels),
+                "balance_limited_by_geography": limit,
             }
         )
+    # balance over the territories geography lets be balanced, and whether each limited one is as
+    # close as its limit allows (within the tolerance of it)
+    balanceable = [
+        item for t, item in enumerate(territories) if held[t] and item["balance_limited_by_geography"] is None
+    ]
+    max_dev_balanceable = max(
+        (abs(item["deviation"][name]) for item in balanceable for name in balance_measures), default=0.0
+    )
+    within_possible = all(
+        abs(item["deviation"][name])
+        <= tolerance_of[name]
+        + (item["balance_limited_by_geography"] or {"best_possible_deviation": {}})["best_possible_deviation"].get(
+            name, 0.0
+        )
+        + 1e-9
+        for t, item in enumerate(territories)
+        if held[t]
+        for name in balance_measures
+    )
     balance_held = [measures_summary[m] for m in balance_measures]
     report: dict[str, Any] = {
         "k": k,
@@ -124,6 +160,9 @@ def build_report(
         "repairs_count": len(units.repairs),
         "islands_joined": list(geo.islands_joined),
         "oversize_singletons": oversize,
+        "geography_limits": list(geography_limits),
+        "max_rel_dev_balanceable": max_dev_balanceable,
+        "within_tolerance_where_possible": within_possible,
         "runtime_s": round(runtime_s, 3),
     }
     if current is not None:

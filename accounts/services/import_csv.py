@@ -435,19 +435,21 @@ def csv_write_fast(staged: Staged) -> tuple[list[int], int, int]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
+            WITH written AS (
             INSERT INTO accounts_account ({", ".join(COLUMNS)}, created_at, updated_at)
             SELECT {select}, now(), now()
             FROM (SELECT n, {", ".join(f"{sql} AS {name}" for name, sql in values.items())}
                   FROM _import_raw OFFSET 0) v
             WHERE CASE WHEN {" AND ".join(checks)} THEN true ELSE ('row ' || v.n || ' needs checking')::boolean END
             ON CONFLICT (external_id) DO UPDATE SET {set_sql}, updated_at = now() WHERE {differs}
-            RETURNING id, (xmax = 0)
+            RETURNING id, (xmax = 0) AS inserted
+            )
+            SELECT coalesce(array_agg(id), '{{}}'), count(*) FILTER (WHERE inserted) FROM written
         """,
             {"ws": PYTHON_WHITESPACE},
         )
-        rows = cursor.fetchall()
-    created = sum(1 for _pk, inserted in rows if inserted)
-    return [pk for pk, _ in rows], created, len(rows) - created
+        changed_ids, created = cursor.fetchone()
+    return changed_ids, created, len(changed_ids) - created
 
 
 # ------------------------------------------------------------------------------------------------ checking in SQL

@@ -406,7 +406,16 @@ def realign(
         )
         if transfers:
             rebalance_by_transfers(search, weight_values, step_deadline)
-        search.solve(step_deadline, start_penalty=0.5, growth=3.0, rounds=20, recombine=False, milp_after=0)
+        search.solve(
+            step_deadline,
+            start_penalty=0.5,
+            growth=3.0,
+            rounds=20,
+            recombine=False,
+            milp_after=0,
+            stall_rounds=20,
+            milp_time=3.0,
+        )
         if search.max_excess() <= 1.0:
             # undo what is not needed: units go home while every territory stays within the full band
             search.settings = dataclasses.replace(settings, margin=0.98, compactness=settings.compactness * 0.1)

@@ -306,6 +306,7 @@ class Search:
         recombine: bool = True,
         milp_after: int = 1,
         stall_rounds: int = 4,
+        milp_time: float = 0.5,
     ) -> None:
         """Descend, raising the balance penalty until every free territory is within tolerance;
         where single moves are stuck (large units, dead ends), re-split pairs of territories."""
@@ -325,7 +326,7 @@ class Search:
             if round_number >= milp_after:
                 for _ in range(6):  # each programme moves one layer of boundary units
                     before, before_excess = self.labels.copy(), self.max_excess()
-                    if not self.balance_by_milp(deadline):
+                    if not self.balance_by_milp(deadline, milp_time):
                         break
                     self.descend(deadline)
                     if self.max_excess() <= 1.0:
@@ -348,7 +349,7 @@ class Search:
         self.descend(deadline)
 
     # ----- balancing by a small integer programme --------------------------------------------
-    def balance_by_milp(self, deadline: float) -> bool:
+    def balance_by_milp(self, deadline: float, time_limit: float = 0.5) -> bool:
         """Pick a set of boundary moves that brings every free territory inside the band
         (margin × tolerance) at the least cost: loss of compactness in design, the move weight in
         realignment. Moving units are never articulation points of their territory nor adjacent
@@ -422,8 +423,8 @@ class Search:
             constraints=LinearConstraint(matrix, np.concatenate(lower), np.concatenate(upper)),
             integrality=np.concatenate([np.ones(count), np.zeros(slack_count)]),
             bounds=Bounds(0, np.concatenate([np.ones(count), np.full(slack_count, np.inf)])),
-            # a short programme: it is asked for often, and a long one crowds out the search itself
-            options={"time_limit": 0.5, "node_limit": 50, "mip_rel_gap": 0.1},
+            # short in design (asked for often; a long one crowds out the search itself)
+            options={"time_limit": max(0.5, min(remaining * 0.1, time_limit)), "node_limit": 50, "mip_rel_gap": 0.1},
         )
         if result.x is None:
             return False

@@ -32,8 +32,12 @@ def _arcs(search: Search) -> tuple[np.ndarray, np.ndarray]:
     return pairs // search.k, pairs % search.k
 
 
-def _flows(search: Search, load: np.ndarray, cost_ratio: np.ndarray, band: float) -> dict[tuple[int, int], float]:
-    """Min-cost transfers between adjacent free territories bringing every load into 1 ± band."""
+def _flows(
+    search: Search, load: np.ndarray, cost_ratio: np.ndarray, band: float, stalled: set[tuple[int, int]] | None = None
+) -> dict[tuple[int, int], float]:
+    """Min-cost transfers between adjacent free territories bringing every load into 1 ± band;
+    arcs whose delivery stalled before (every unit of a on the border is an articulation point of
+    it, a thin neck) cost much more, so the load goes round them."""
     k = search.k
     src, dst = _arcs(search)
     if len(src) == 0:
@@ -56,6 +60,10 @@ def _flows(search: Search, load: np.ndarray, cost_ratio: np.ndarray, band: float
             cost[i] = 1e3
         else:
             cost[i] = float(ratios[lo + (hi - lo) // 4]) + 0.05  # a quarter of the way up, plus a hop cost
+    if stalled:
+        for i, (a, b) in enumerate(zip(src.tolist(), dst.tolist(), strict=False)):
+            if (a, b) in stalled:
+                cost[i] += 100.0
     free = np.flatnonzero(~search.frozen)
     position = np.full(k, -1, dtype=np.int64)
     position[free] = np.arange(len(free))
@@ -98,7 +106,7 @@ def _deliver(
         if len(units) == 0 or search.count[a] <= 1:
             break
         # a unit may overshoot the flow by `slack` (units are lumpy: the flow is a continuous estimate)
-        useful = load[units] <= remaining + slack
+        useful = load[units] <= 2.0 * remaining + slack  # overshooting by less than the need still helps
         if not useful.any():
             break
         units = units[useful]
@@ -131,10 +139,11 @@ def rebalance_by_transfers(
         cost_ratio = np.where(load > 1e-12, scaled / np.maximum(load, 1e-12), 1e3)
     original = search.original if search.original is not None else search.labels.copy()
     band = float(search.tolerances.min()) * band_share
+    stalled: set[tuple[int, int]] = set()
     for _ in range(passes):
         if time.monotonic() > deadline or search.max_excess() <= band_share:
             break
-        flows = _flows(search, load, cost_ratio, band)
+        flows = _flows(search, load, cost_ratio, band, stalled)
         if not flows:
             break
         # a unit moved in this pass is not moved again in it; a unit going home costs nothing
@@ -143,4 +152,6 @@ def rebalance_by_transfers(
             if time.monotonic() > deadline:
                 break
             price = np.where(original == b, 0.0, scaled)
-            _deliver(search, a, b, amount, load, price, moved, band * 0.5)
+            delivered = _deliver(search, a, b, amount, load, price, moved, band * 0.5)
+            if delivered < 0.5 * amount:
+                stalled.add((a, b))

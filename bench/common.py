@@ -74,6 +74,15 @@ def process_peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a running process has used so far; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..1)."""
     if not values:

@@ -43,6 +43,7 @@ from common import (  # noqa: E402
     load_average,
     peak_rss_mb,
     percentile,
+    process_cpu_seconds,
     process_peak_rss_mb,
     queue_purge,
 )
@@ -290,12 +291,14 @@ def main(argv=None) -> dict:
     try:
         server_warm(port, plan)
         load_before = load_average()
+        cpu_before = sum(process_cpu_seconds(pid) for pid in server_processes(server))
         driver = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--drive", str(plan_path), "--port", str(port),
              "--seconds", str(args.seconds), "--think-ms", str(args.think_ms)],
             cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True,
         )
         load_after = load_average()
+        server_cpu_s = sum(process_cpu_seconds(pid) for pid in server_processes(server)) - cpu_before
         outcome = json.loads(driver.stdout.strip().splitlines()[-1])
         server_rss = {pid: process_peak_rss_mb(pid) for pid in server_processes(server)}
     finally:
@@ -317,6 +320,9 @@ def main(argv=None) -> dict:
         "load_average_before": load_before, "load_average_after": load_after,
         "gunicorn_peak_rss_mb": [value for value in server_rss.values() if value is not None],
         "driver_peak_rss_mb": outcome["driver_peak_rss_mb"], "statuses": outcome["statuses"],
+        # Python's share of the work (PostgreSQL's backends are not counted): what a request costs the app server.
+        "gunicorn_cpu_ms_per_request": round(server_cpu_s * 1000 / max(1, sum(
+            len(values) for values in outcome["samples"].values())), 1),
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     })
     print(f"Load test: {args.clients} clients ({sum(1 for c in plan['clients'] if c['role'] == 'manager')} managers),"
@@ -329,7 +335,7 @@ def main(argv=None) -> dict:
     print(f"  {'all':<10} {figures['requests']:>7} {figures['requests_per_s']:>8}   reads: p50 {figures['read_p50_ms']}"
           f" p95 {figures['read_p95_ms']} p99 {figures['read_p99_ms']} ms; errors {figures['errors']}")
     print(f"  peak RSS: gunicorn {figures['gunicorn_peak_rss_mb']} MB (master first), driver "
-          f"{figures['driver_peak_rss_mb']} MB")
+          f"{figures['driver_peak_rss_mb']} MB; gunicorn CPU {figures['gunicorn_cpu_ms_per_request']} ms a request")
     figures["targets_met"] = figures["read_p95_ms"] < 200 and figures["errors"] == 0
     print(f"  targets (reads p95 < 200 ms, no errors): {'met' if figures['targets_met'] else 'MISSED'}")
     print(json.dumps(figures))

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
+READ_KINDS = ("book", "account", "tile", "viewport")
 
 
 @pytest.mark.django_db
@@ -43,3 +44,24 @@ def test_the_suite_at_small_scale_prints_every_figure_with_its_baseline():
     assert figures["incremental_changed_accounts"] > 0
     # B is A's leaves shifted half a cell: about half the accounts change territory.
     assert 0.3 * figures["accounts"] < figures["compare_accounts_moved"] < 0.7 * figures["accounts"]
+
+
+@pytest.mark.django_db
+def test_the_load_test_at_small_scale_serves_every_kind_of_request_without_errors():
+    settings = connection.settings_dict
+    env = dict(os.environ)
+    env["DATABASE_URL"] = (f"postgis://{settings['USER']}:{settings['PASSWORD']}@{settings['HOST'] or '127.0.0.1'}:"
+                           f"{settings['PORT'] or 5432}/postgres")
+    completed = subprocess.run(
+        [sys.executable, "bench/loadtest.py", "--scale", "0.01", "--database", f"{settings['NAME']}_suite_quick",
+         "--seconds", "4", "--clients", "10", "--think-ms", "100", "--workers", "2", "--threads", "2"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    figures = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert figures["errors"] == 0, figures["statuses"]
+    # Every client draws its requests from a seeded mix; in 4 s each does a few dozen (viewport, 1 in 5 of the two
+    # managers' requests, may be missing on a busy machine).
+    assert {"book", "account", "activity", "tile"} <= set(figures["kinds"]) <= set(READ_KINDS + ("activity",))
+    assert all(row["requests"] > 0 and row["p95_ms"] >= row["p50_ms"] > 0 for row in figures["kinds"].values())
+    assert figures["gunicorn_cpu_ms_per_request"] > 0 and len(figures["gunicorn_peak_rss_mb"]) == 3

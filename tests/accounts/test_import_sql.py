@@ -172,3 +172,23 @@ def test_staging_tables_are_dropped(tmp_path):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE '\\_import\\_%%' AND relpersistence = 't'")
         assert cursor.fetchone()[0] == 0
+
+
+def test_progress_while_the_csv_module_reads(tmp_path, paths):
+    rows = "".join(f"P{i},Account {i}\n" + ("\n" if i == 5 else "") for i in range(25_000))  # a blank line
+    calls = []
+    result = account_import(
+        path=write(tmp_path, "external_id,name\n" + rows),
+        reallocate=False,
+        progress=lambda value, message: calls.append((round(value), message)),
+    )
+    assert result["created"] == 25_000 and paths[:2] == ["_load_plain", "_load_parsed"]
+    assert [message for _value, message in calls] == [
+        "Read 10000 rows",
+        "Read 20000 rows",
+        "Read 25000 rows",
+        "Read 25000 rows",
+        "Writing accounts",
+    ]
+    values = [value for value, _message in calls]  # the share of the file read (as far as it was buffered)
+    assert 10 <= values[0] < values[1] < values[2] <= 40 and values[3:] == [50, 55]

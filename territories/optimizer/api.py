@@ -350,7 +350,7 @@ def realign(
     original = np.asarray([position[current[unit_id]] for unit_id in units.ids], dtype=np.int64)
     base_targets = normalise_balance(balance, list(units.measures))
     weight_values = units.measures[move_weight] if move_weight else np.ones(len(units))
-    settings = weights or Weights(compactness=0.02, move_cost=1.0, margin=0.95, centring=0.0)
+    settings = weights or Weights(compactness=0.02, move_cost=30.0, margin=0.95, centring=0.0)
     plans: list[tuple[float, Plan]] = []
     # the plan at the asked tolerance first, with most of the time; then the trade-off points
     factors = [1.0] + sorted(set(tradeoff_factors) - {1.0})

@@ -126,7 +126,7 @@ def _deliver(
 
 
 def rebalance_by_transfers(
-    search: Search, move_weight: np.ndarray, deadline: float, band_share: float = 0.8, passes: int = 8
+    search: Search, move_weight: np.ndarray, deadline: float, band_share: float = 0.9, passes: int = 8
 ) -> None:
     """Bring the free territories of `search` near the band by min-cost transfers (see module)."""
     weights = search.weights / search.weights.sum()

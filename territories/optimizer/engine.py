@@ -9,6 +9,7 @@ neighbours are found to be linked.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections import deque
@@ -31,7 +32,8 @@ class Weights:
 
     compactness: float = 1.0  # weight of the compactness term
     perimeter_share: float = 0.6  # share of 1/Polsby-Popper in it; the rest is normalised inertia
-    margin: float = 0.85  # penalty starts at margin × tolerance, leaving room for rounding
+    margin: float = 0.75  # penalty starts at margin × tolerance while balancing, leaving room
+    polish_margin: float = 0.95  # once balanced, shape may use the band up to this share of it
     centring: float = 0.02  # small pull towards the mean even inside the tolerance band
     linear_pp: bool = False  # compactness as 1 − Polsby-Popper (mean) instead of 1/PP (worst)
     move_cost: float = 0.0  # realignment: cost of moving a unit, per unit of move weight share
@@ -343,9 +345,12 @@ class Search:
             self.penalty *= growth
         if self.max_excess() > best[0] + 1e-9:  # stopped by the clock in a worse state
             self.set_labels(best[1])
-        # polish: leaving the tolerance band now costs more than any gain in shape
+        # polish: leaving the tolerance band now costs more than any gain in shape, and shape may
+        # use more of the band than the balancing aimed at
         if self.max_excess() <= 1.0:
             self.penalty = max(self.penalty, HOLD)
+            margin = max(self.settings.margin, self.settings.polish_margin)
+            self.settings = dataclasses.replace(self.settings, margin=margin)
         self.descend(deadline)
 
     # ----- balancing by a small integer programme --------------------------------------------

@@ -225,7 +225,7 @@ def _announce_reassigned(cursor, *, scenario: Scenario, run: AllocationRun, tota
         )
     else:
         cursor.execute(
-            "SELECT account_id, NULL, min(territory_id) FROM _alloc_result GROUP BY account_id ORDER BY 1 LIMIT %s",
+            "SELECT account_id, NULL, territory_id FROM _alloc_result ORDER BY 1 LIMIT %s",  # one row per account
             [ACCOUNTS_PER_EVENT],
         )
     account_reassigned_emit(

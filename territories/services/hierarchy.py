@@ -168,14 +168,12 @@ def _validate_rule_fields(fields: dict) -> None:
         raise ValidationError("Priority must be a whole number, 0 or more.")
 
 
-def _reallocate_rule_territory(*, rule: AssignmentRule, trigger: str) -> None:
-    """Queue (on commit) the re-allocation of the rule's territory and the leaves below it, when the scenario
+def _reallocate_rule_territory(*, territory: Territory, trigger: str) -> None:
+    """Queue (on commit) the re-allocation of a rule's territory and the leaves below it, when the scenario
     already has assignments; the run is territory-scoped, not a full one."""
     from accounts.services.allocation import allocation_queue_for_territories
 
-    allocation_queue_for_territories(
-        scenario=rule.territory.scenario, territory_ids=[rule.territory_id], trigger=trigger
-    )
+    allocation_queue_for_territories(scenario=territory.scenario, territory_ids=[territory.pk], trigger=trigger)
 
 
 @transaction.atomic
@@ -205,7 +203,7 @@ def rule_create(
     )
     scenario_touch(scenario=territory.scenario)
     if reallocate and is_active:
-        _reallocate_rule_territory(rule=rule, trigger=f'Rule "{rule.name}" added to {territory.code}')
+        _reallocate_rule_territory(territory=territory, trigger=f'Rule "{rule.name}" added to {territory.code}')
     return rule
 
 
@@ -226,7 +224,9 @@ def rule_update(*, rule: AssignmentRule, reallocate: bool = True, **fields) -> A
     rule.save()
     scenario_touch(scenario=rule.territory.scenario)
     if reallocate and moves_accounts:
-        _reallocate_rule_territory(rule=rule, trigger=f'Rule "{rule.name}" of {rule.territory.code} changed')
+        _reallocate_rule_territory(
+            territory=rule.territory, trigger=f'Rule "{rule.name}" of {rule.territory.code} changed'
+        )
     return rule
 
 
@@ -239,5 +239,4 @@ def rule_delete(*, rule: AssignmentRule, reallocate: bool = True) -> None:
     rule.delete()
     scenario_touch(scenario=scenario)
     if reallocate and was_active:
-        rule.territory = territory  # the deleted rule still names its territory
-        _reallocate_rule_territory(rule=rule, trigger=f'Rule "{name}" of {territory.code} deleted')
+        _reallocate_rule_territory(territory=territory, trigger=f'Rule "{name}" of {territory.code} deleted')

@@ -177,11 +177,13 @@ class PlainReader:
                 yield self._checked(data)
 
     def _checked(self, data: bytes) -> tuple[bytes, int]:
-        if data[:1] in (b"\r", b"\n") or b"\n\n" in data or b"\r\r" in data or b"\n\r" in data:
+        # Each test is a C-speed scan of the chunk; the cheaper single-byte ones spare the others where they can.
+        carriage_returns = b"\r" in data
+        if data[:1] in (b"\r", b"\n") or b"\n\n" in data or (carriage_returns and (b"\r\r" in data or b"\n\r" in data)):
             raise NotPlain("blank lines")
-        if data.startswith(b"\\.") or b"\n\\." in data:
+        if b"\\" in data and (data.startswith(b"\\.") or b"\n\\." in data):
             raise NotPlain("a line that COPY reads as its end marker")
-        lines = _breaks(data) + (0 if data.endswith((b"\n", b"\r")) else 1)
+        lines = (_breaks(data) if carriage_returns else data.count(b"\n")) + (0 if data.endswith((b"\n", b"\r")) else 1)
         if b'"' in data:
             unquoted = QUOTED_FIELD.sub(b"", data)
             if b'"' in unquoted:
@@ -190,11 +192,8 @@ class PlainReader:
                 raise NotPlain("line breaks inside quoted fields")
         if not self.trim:
             classes = data.translate(BYTE_CLASSES)
-            if (
-                classes[:1] in (b"F", b"B")
-                or classes[-1:] in (b"L", b"B")
-                or any(pair in classes for pair in EDGE_PAIRS)
-            ):
+            pairs = EDGE_PAIRS if not data.isascii() else (b"DB", b"BD")  # F and L are bytes of non-ASCII characters
+            if classes[:1] in (b"F", b"B") or classes[-1:] in (b"L", b"B") or any(pair in classes for pair in pairs):
                 self.trim = EDGE_WHITESPACE.search(data) is not None
         return data, lines
 

@@ -14,7 +14,11 @@ Instances (nothing is downloaded):
   workload) balanced at once, plus revenue used to weigh realignment moves; then potential is
   shifted by 10% and the design is realigned.
 
-Prints a table and, as its last line, one line of JSON with the same figures.
+Prints a table and, as its last line, one line of JSON with the same figures. `bal_dev_pct` is the
+largest deviation over the territories that geography lets be balanced; a territory holding a unit
+that no connected set of units can balance gets a line of its own with the least deviation possible
+(territories.optimizer.feasibility), and the targets count it as met when it is within the
+tolerance of that.
 """
 
 from __future__ import annotations
@@ -462,7 +466,7 @@ def print_row(row: dict):
     print(" | ".join(str(cells.get(name, "")).ljust(width) for name, width in COLUMNS), flush=True)
     for item in row.get("geography_limited", []) if row["status"] == "ok" else []:
         devs = ", ".join(
-            f"{name} {item['dev_pct'][name]:+.2f}% (best possible ±{item['best_possible_pct'][name]:.2f}%)"
+            f"{name} {item['dev_pct'][name]:+.2f}% (least possible {item['best_possible_pct'][name]:.2f}%)"
             for name in item["dev_pct"]
         )
         print(f"{'':9} | {'':20} |     | limited by geography: territory of {'+'.join(item['units'])}: {devs}")

@@ -13,12 +13,18 @@ ROOT = Path(__file__).resolve().parents[2]
 READ_KINDS = ("book", "account", "tile", "viewport")
 
 
-@pytest.mark.django_db
-def test_the_suite_at_small_scale_prints_every_figure_with_its_baseline():
-    settings = connection.settings_dict
+def _bench_env(settings) -> dict:
+    """The environment of a benchmark subprocess: this test database's server (the bench makes its own database)."""
     env = dict(os.environ)
     env["DATABASE_URL"] = (f"postgis://{settings['USER']}:{settings['PASSWORD']}@{settings['HOST'] or '127.0.0.1'}:"
                            f"{settings['PORT'] or 5432}/postgres")
+    return env
+
+
+@pytest.mark.django_db
+def test_the_suite_at_small_scale_prints_every_figure_with_its_baseline():
+    settings = connection.settings_dict
+    env = _bench_env(settings)
     database = f"{settings['NAME']}_suite_quick"
     completed = subprocess.run(
         [sys.executable, "bench/suite.py", "--scale", "0.01", "--repeats", "1", "--clients", "2",
@@ -49,9 +55,7 @@ def test_the_suite_at_small_scale_prints_every_figure_with_its_baseline():
 @pytest.mark.django_db
 def test_the_load_test_at_small_scale_serves_every_kind_of_request_without_errors():
     settings = connection.settings_dict
-    env = dict(os.environ)
-    env["DATABASE_URL"] = (f"postgis://{settings['USER']}:{settings['PASSWORD']}@{settings['HOST'] or '127.0.0.1'}:"
-                           f"{settings['PORT'] or 5432}/postgres")
+    env = _bench_env(settings)
     completed = subprocess.run(
         [sys.executable, "bench/loadtest.py", "--scale", "0.01", "--database", f"{settings['NAME']}_suite_quick",
          "--seconds", "4", "--clients", "10", "--think-ms", "100", "--workers", "2", "--threads", "2"],

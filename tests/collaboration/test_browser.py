@@ -6,6 +6,7 @@ import pytest
 
 from accounts.models import AccountAssignment
 from collaboration.models import ChangeRequest
+from tests.browser import browser_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -14,18 +15,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-def _login(page, live_server, username):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "pass-word-123")
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_load_state("networkidle")
-
 
 def test_rep_proposes_a_move_and_manager_approves_it(live_server, world, browser, screenshot_dir):
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
-    _login(page, live_server, "rep-user")
+    browser_login(page, live_server, "rep-user")
     page.goto(f"{live_server.url}/collaboration/requests/new/?scenario={world['scenario'].pk}")
     for name in ("a1", "a2", "a3"):
         page.check(f"[data-testid=account-{name}]")
@@ -44,7 +38,7 @@ def test_rep_proposes_a_move_and_manager_approves_it(live_server, world, browser
 
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
-    _login(page, live_server, "manager-user")
+    browser_login(page, live_server, "manager-user")
     page.goto(f"{live_server.url}/collaboration/")
     assert page.inner_text("[data-testid=unread-count]") == "2"  # the request to decide and the mention
     page.goto(request_url)

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from territories.models import AssignmentRule
+from tests.browser import browser_login
 from tests.factories import ScenarioFactory, TerritoryFactory
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -12,20 +13,13 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _login(page, live_server, user):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", "pass-word-123")
-    page.click("form [type=submit]")
-    page.wait_for_load_state()
-
 
 def test_manager_builds_a_rule_from_rows_and_reads_it_back_in_words(browser, live_server, manager_user,
                                                                      screenshot_dir):
     scenario = ScenarioFactory(name="Plan 2027")
     region = TerritoryFactory(scenario=scenario, code="WEST", name="West")
     page = browser.new_page(viewport={"width": 1366, "height": 900})
-    _login(page, live_server, manager_user)
+    browser_login(page, live_server, manager_user.username)
     page.goto(f"{live_server.url}/territories/scenarios/{scenario.pk}/")
     form = page.locator('[data-testid="rule-form"]')
     builder = form.locator('[data-testid="criteria-builder"]')
@@ -73,7 +67,7 @@ def test_nested_groups_stay_in_the_json_box(browser, live_server, manager_user):
     scenario = ScenarioFactory(name="Plan nested")
     TerritoryFactory(scenario=scenario, code="EAST")
     page = browser.new_page(viewport={"width": 1366, "height": 900})
-    _login(page, live_server, manager_user)
+    browser_login(page, live_server, manager_user.username)
     page.goto(f"{live_server.url}/territories/scenarios/{scenario.pk}/")
     page.locator("details.criteria-json summary").click()
     textarea = page.locator('textarea[name="criteria"]')

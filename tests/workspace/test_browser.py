@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from tests.browser import browser_login
 from tests.factories import ScenarioFactory, unit_grid_scenario
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are still plain synchronous code.
@@ -12,13 +13,6 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-
-def _login(page, live_server, user):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", "pass-word-123")
-    page.click("form [type=submit]")
-    page.wait_for_load_state()
 
 
 def _balance_accounts(page) -> dict[str, str]:
@@ -50,7 +44,7 @@ def test_manager_moves_units_sees_the_balance_change_and_undoes(browser, live_se
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    _login(page, live_server, manager_user)
+    browser_login(page, live_server, manager_user.username)
     page.goto(f"{live_server.url}/workspace/")
     page.wait_for_selector("body[data-workspace-ready=true]")
 
@@ -109,7 +103,7 @@ def test_workspace_fits_a_phone_and_refuses_edits_to_the_active_scenario(browser
     grid = journey
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = context.new_page()
-    _login(page, live_server, manager_user)
+    browser_login(page, live_server, manager_user.username)
     page.goto(f"{live_server.url}/workspace/?scenario={grid['scenario'].pk}")
     page.wait_for_selector("body[data-workspace-ready=true]")
     page.wait_for_function("document.querySelectorAll('#ws-map path.leaflet-interactive').length >= 6")

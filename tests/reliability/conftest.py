@@ -137,18 +137,23 @@ def on_own_redis(own_redis, settings):
     """Point the cache, the Celery broker and the health check at the private Redis for one test."""
     from config.celery_app import app
 
+    # Read before the Django settings change: Celery's conf reads through to them, so reading after would
+    # "restore" the private Redis and leave every later test sending to it once it is stopped.
+    previous = (app.conf.broker_url, app.conf.task_default_queue)
     settings.REDIS_URL = own_redis.url
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": own_redis.url}}
     settings.CELERY_BROKER_URL = own_redis.url
-    previous = (app.conf.broker_url, app.conf.task_default_queue)
     app.conf.broker_url = own_redis.url
     app.conf.task_default_queue = FAULT_QUEUE
     _forget_broker_connections(app)
-    yield own_redis
-    if not own_redis.is_up():
-        own_redis.start()
-    app.conf.broker_url, app.conf.task_default_queue = previous
-    _forget_broker_connections(app)
+    try:
+        yield own_redis
+    finally:
+        # Restored first, whatever happens next: a later test must never send to the private Redis.
+        app.conf.broker_url, app.conf.task_default_queue = previous
+        _forget_broker_connections(app)
+        if not own_redis.is_up():
+            own_redis.start()
 
 
 @pytest.fixture

@@ -158,5 +158,30 @@ def criteria_describe(*, criteria: list[dict], logic: str = "all") -> str:
         if "criteria" in item:
             words.append(f"({criteria_describe(criteria=item['criteria'], logic=item.get('logic', 'all'))})")
         else:
-            words.append(f"{item['field']} {item['op'].replace('_', ' ')} {item.get('value')!r}")
+            words.append(_condition_describe(item["field"], item["op"], item.get("value")))
     return (" and " if logic == "all" else " or ").join(words)
+
+
+def _value_text(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else repr(value)
+
+
+def _condition_describe(field: str, op: str, value) -> str:
+    """One condition in words: ranges say which end is open; lists are listed; is_empty says empty or not."""
+    if op == "range" and isinstance(value, list | tuple) and len(value) == 2:
+        low, high = value
+        if low is not None and high is not None:
+            return f"{field} between {_value_text(low)} and {_value_text(high)}"
+        if low is not None:
+            return f"{field} at least {_value_text(low)}"
+        if high is not None:
+            return f"{field} at most {_value_text(high)}"
+        return f"{field} any value"
+    if op in {"in", "not_in"} and isinstance(value, list):
+        listed = ", ".join(_value_text(item) for item in value)
+        return f"{field} {'in' if op == 'in' else 'not in'} ({listed})"
+    if op == "is_empty":
+        return f"{field} is empty" if value in (True, None) else f"{field} is not empty"
+    return f"{field} {op.replace('_', ' ')} {_value_text(value)}"

@@ -59,7 +59,7 @@ def test_manager_builds_a_rule_from_rows_and_reads_it_back_in_words(browser, liv
         {"field": "tier", "op": "in", "value": ["A", "B"]},
     ]
     text = page.locator('li[data-territory="WEST"] .rule').inner_text()
-    assert "industry equals 'healthcare' and annual_revenue range [1000000, None] and tier in ['A', 'B']" in text
+    assert "industry equals 'healthcare' and annual_revenue at least 1,000,000 and tier in ('A', 'B')" in text
     page.screenshot(path=str(screenshot_dir / "rules-editor-saved.png"), full_page=True)
 
 

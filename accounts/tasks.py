@@ -16,14 +16,14 @@ def allocation_run_task(
 ) -> None:
     """Allocate (or preview) a scenario; the job's result is the run's summary. `trigger` says what asked for it
     when it was not a person (a boundary or rule edit, say); it is kept in the run's summary."""
-    from accounts.services.allocation import allocation_execute
+    from accounts.services.allocation import allocation_preview, allocation_run
     from territories.models import Scenario
 
     def work(job, progress):
         scenario = Scenario.objects.get(pk=scenario_id)
-        run = allocation_execute(
+        # The same entry points as a call from code: a real run that changed books queues the KPI refresh.
+        run = (allocation_preview if dry_run else allocation_run)(
             scenario=scenario,
-            dry_run=dry_run,
             account_ids=account_ids,
             territory_ids=territory_ids,
             created_by=job.created_by,

@@ -118,12 +118,15 @@ def test_allocation_and_import_jobs_run_on_the_real_worker(api_client, manager_u
     assert job.status == "succeeded", job.error
     assert (job.result["created"], job.result["committed"]) == (2, True)
 
+    kpi_jobs_before = set(Job.objects.filter(kind="kpi_recompute").values_list("pk", flat=True))
     preview = api_client.post("/api/v1/allocation/preview/", {"scenario": scenario.pk}, format="json")
     job_id = preview.json()["job"]
     job = conftest.wait_for(lambda: Job.objects.filter(pk=job_id, status__in=["succeeded", "failed"]).first(), 60)
     assert job.status == "succeeded", job.error
     assert (job.result["newly_assigned"], job.result["unassigned"]) == (1, 1)
     assert AccountAssignment.objects.count() == 0
+    # a preview changes no book, so it queues no KPI refresh
+    assert set(Job.objects.filter(kind="kpi_recompute").values_list("pk", flat=True)) == kpi_jobs_before
 
     run = api_client.post("/api/v1/allocation/run/", {"scenario": scenario.pk}, format="json")
     job_id = run.json()["job"]
@@ -132,3 +135,6 @@ def test_allocation_and_import_jobs_run_on_the_real_worker(api_client, manager_u
     assert job.progress == 100.0
     assert api_client.get(f"/api/v1/jobs/{job_id}/").json()["result"]["inserted"] == 1
     assert list(AccountAssignment.objects.values_list("account__external_id", "territory__code")) == [("J1", "W")]
+    # the run changed a book in the active scenario, so the job queued the KPI refresh, as a run from code does
+    refresh = Job.objects.filter(kind="kpi_recompute").exclude(pk__in=kpi_jobs_before).get()
+    assert (refresh.params["scenario_id"], refresh.params["months"]) == (scenario.pk, 1)

@@ -774,6 +774,64 @@ def power_partition(
     return labels
 
 
+def bisection_partition(
+    x: np.ndarray,
+    y: np.ndarray,
+    area: np.ndarray,
+    load: np.ndarray,
+    free_units: np.ndarray,
+    free_labels: np.ndarray,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """Balanced assignment by recursive bisection: the units are cut across their principal axis where
+    the load on one side is k₁/k of the whole (k₁ = ⌊k/2⌋), and each side is cut again with its share of
+    the territories. Every territory ends within about one unit's load of the mean, however unevenly the
+    load is spread (a power diagram needs centres where the load is, and its weights adapt slowly when
+    densities differ by orders of magnitude, as between a metropolis and the plains). Where the cut falls
+    in a stretch of units without load, it goes through the middle of their area. Simon 1991; Berger &
+    Bokhari 1987 (recursive coordinate bisection). With `rng`, each cut is turned by up to ±30° and the larger
+    share of an odd count goes to a random side, so that other starts differ."""
+    labels = np.full(len(x), -1, dtype=np.int64)
+    area_share = area / max(float(area[free_units].sum()), 1e-12)
+    stack = [(np.flatnonzero(free_units), np.asarray(free_labels, dtype=np.int64))]
+    while stack:
+        members, names = stack.pop()
+        if len(names) == 1 or len(members) <= 1:
+            labels[members] = names[0] if len(names) else -1
+            continue
+        if len(members) < len(names):  # fewer units than territories: one each, the rest stay empty
+            labels[members] = names[: len(members)]
+            continue
+        weight = load[members] + 1e-3 * area_share[members] + 1e-12
+        px, py = x[members], y[members]
+        cx, cy = np.average(px, weights=weight), np.average(py, weights=weight)
+        covariance = np.cov(np.vstack([px - cx, py - cy]), aweights=weight)
+        _, vectors = np.linalg.eigh(np.atleast_2d(covariance))
+        axis = vectors[:, -1]  # the direction of largest spread
+        first = len(names) // 2
+        if rng is not None:
+            angle = rng.uniform(-np.pi / 6.0, np.pi / 6.0)
+            axis = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) @ axis
+            if len(names) % 2 and rng.random() < 0.5:
+                first += 1
+        order = np.argsort(px * axis[0] + py * axis[1], kind="stable")
+        cumulative = np.cumsum(load[members][order])
+        target = cumulative[-1] * first / len(names)
+        # the cut after position i: the one whose left load is closest to the target, at least one unit a side
+        gap = np.abs(cumulative[:-1] - target)
+        best = float(gap.min())
+        ties = np.flatnonzero(gap <= best + 1e-12 * max(cumulative[-1], 1.0))
+        if len(ties) > 1:  # a stretch without load: cut through the middle of its area
+            spread = np.cumsum(area_share[members][order])[ties]
+            cut = int(ties[np.argmin(np.abs(spread - (spread[0] + spread[-1]) / 2.0))])
+        else:
+            cut = int(ties[0])
+        cut = min(max(cut, first - 1), len(members) - (len(names) - first) - 1)
+        stack.append((members[order[: cut + 1]], names[:first]))
+        stack.append((members[order[cut + 1 :]], names[first:]))
+    return labels
+
+
 def make_contiguous(
     labels: np.ndarray,
     geo: Geography,
@@ -806,11 +864,18 @@ def make_contiguous(
     drop = (~keep[piece]) & (~fixed) & (labels >= 0)
     labels[drop] = -1
     shared = geo.shared + 1e-6  # island links (length 0) still count a little
+    open_only = True
     while (labels < 0).any():
         waiting = labels[source] < 0
         offer = waiting & (labels[target] >= 0)
-        offer[offer] &= ~closed[labels[target[offer]]]
+        if open_only:
+            offer[offer] &= ~closed[labels[target[offer]]]
         if not offer.any():
+            if open_only:
+                # what is left is walled in by closed territories (a group held together because geography
+                # leaves it no balanced territory): it joins one of them rather than being cut off
+                open_only = False
+                continue
             break
         keys = source[offer] * k + labels[target[offer]]
         unique_keys, inverse = np.unique(keys, return_inverse=True)
@@ -821,6 +886,11 @@ def make_contiguous(
         first = np.r_[True, units_sorted[1:] != units_sorted[:-1]]
         chosen = order[first]
         labels[units[chosen]] = unique_keys[chosen] % k
+    stranded = np.flatnonzero(labels < 0)
+    if len(stranded):  # no neighbour at all: the nearest labelled unit's territory
+        placed = np.flatnonzero(labels >= 0)
+        for u in stranded.tolist():
+            labels[u] = labels[placed[np.argmin((x[placed] - x[u]) ** 2 + (y[placed] - y[u]) ** 2)]]
     counts = np.bincount(labels[labels >= 0], minlength=k)
     for t in np.flatnonzero(counts == 0):
         # an empty territory takes a unit from the most loaded one, at the edge of it

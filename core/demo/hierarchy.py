@@ -177,11 +177,15 @@ def leaves_plan(*, geography: Geography, county_potential: np.ndarray, total: in
 
 
 def scenario_build(*, geography: Geography, leaves: list[Leaf], unit_ids: dict[str, int],
-                   types: dict[str, TerritoryType], user=None) -> tuple[Scenario, dict[str, Territory]]:
+                   types: dict[str, TerritoryType], user=None,
+                   county_units: dict[int, list[int]] | None = None) -> tuple[Scenario, dict[str, Territory]]:
     """Create the active scenario with regions, districts and leaves, link counties and build boundaries in PostGIS.
 
-    Returns the scenario and its regions by division code; each leaf's `territory` is filled in.
+    `county_units` gives the geo units that stand for a county instead of it (its grid cells, see cells.py): by
+    county index, their unit ids. Returns the scenario and its regions by division code; each leaf's `territory` is
+    filled in.
     """
+    county_units = county_units or {}
     now = dt.datetime.now(dt.UTC)
     scenario = Scenario.objects.create(
         name=SCENARIO_NAME, status=Scenario.Status.ACTIVE, activated_at=now, created_by=user,
@@ -213,8 +217,9 @@ def scenario_build(*, geography: Geography, leaves: list[Leaf], unit_ids: dict[s
                                    built_from_units=True, color=leaf.color)
     bulk_create_with_history([leaf.territory for leaf in leaves], Territory)
     TerritoryUnit.objects.bulk_create(
-        [TerritoryUnit(scenario=scenario, territory=leaf.territory, unit_id=unit_ids[geography.county_codes[c]])
-         for leaf in leaves for c in leaf.counties],
+        [TerritoryUnit(scenario=scenario, territory=leaf.territory, unit_id=unit_id)
+         for leaf in leaves for c in leaf.counties
+         for unit_id in county_units.get(c) or [unit_ids[geography.county_codes[c]]]],
         batch_size=5000,
     )
     boundaries_rebuild(scenario=scenario)

@@ -16,6 +16,7 @@ from territories.models import AssignmentRule, Scenario, ScenarioEvent, Territor
 
 from .accounts import accounts_copy, accounts_generate
 from .activity import Book, activities_copy, opportunities_copy, quotas_create
+from .cells import CELL_LIMIT_SHARE, cell_layer_replace, metro_cells_plan
 from .constants import DEMO_EMAIL_DOMAIN
 from .geography import county_layer_ensure, geography_load
 from .hierarchy import leaves_plan, scenario_build, territory_types_ensure
@@ -100,9 +101,19 @@ def demo_seed(*, accounts: int = 20_000, reps: int = 40, seed: int = 42,
         special = 2 if reps >= 6 else 0
         leaf_count = len(geography.states) + max(10, reps - special)
         leaves = leaves_plan(geography=geography, county_potential=county_potential, total=leaf_count, seed=seed)
-        scenario, regions = scenario_build(geography=geography, leaves=leaves, unit_ids=unit_ids, types=types)
+        # Where accounts are dense the territories are built from grid cells instead of whole counties (the demo's
+        # stand-in for postcodes), so that the optimiser can balance them: none larger than a fifth of a territory.
+        cells = metro_cells_plan(geography=geography, lon=generated.lon, lat=generated.lat,
+                                 potential=generated.potential,
+                                 limit=CELL_LIMIT_SHARE * float(generated.potential.sum()) / leaf_count)
+        _, cell_ids = cell_layer_replace(cells=cells)
+        county_units = {county: [cell_ids[cell.code] for cell in county_cells]
+                        for county, county_cells in cells.items()}
+        scenario, regions = scenario_build(geography=geography, leaves=leaves, unit_ids=unit_ids, types=types,
+                                           county_units=county_units)
         clock.step("hierarchy", f"hierarchy: {len(regions)} regions, {len({leaf.state for leaf in leaves})} "
-                                f"districts, {len(leaves)} territories; boundaries built in PostGIS")
+                                f"districts, {len(leaves)} territories; {len(cell_ids)} grid cells in "
+                                f"{len(cells)} dense counties; boundaries built in PostGIS")
 
         placed = demo_accounts_assign_by_geography(scenario=scenario, territory_type_id=types["geography"].pk,
                                                    valid_from=since)

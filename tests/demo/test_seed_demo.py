@@ -10,6 +10,7 @@ from django.db.models import Count
 
 from accounts.models import Account, AccountAssignment
 from core import roles
+from core.demo.cells import CELL_LAYER_NAME
 from core.demo.constants import COUNTY_LAYER_NAME
 from core.demo.seed import demo_wipe
 from performance.models import Activity, Opportunity, Quota
@@ -49,7 +50,7 @@ def seeded(django_db_setup, django_db_blocker):
         call_command("seed_demo", force=True, stdout=out, **SIZE)
         yield {"output": out.getvalue(), "fingerprint": _fingerprint()}
         demo_wipe()
-        GeoUnitLayer.objects.filter(name=COUNTY_LAYER_NAME).delete()
+        GeoUnitLayer.objects.filter(name__in=[COUNTY_LAYER_NAME, CELL_LAYER_NAME]).delete()
 
 
 @pytest.mark.django_db
@@ -116,8 +117,13 @@ def test_leaf_boundaries_tile_the_counties_without_overlaps(seeded):
         overlap = cursor.fetchone()[0]
         cursor.execute("SELECT ST_Area(ST_Union(boundary)) FROM territories_territory WHERE depth = 2")
         leaves_area = cursor.fetchone()[0]
-        cursor.execute("SELECT sum(ST_Area(geometry)), count(*) FROM territories_geounit")
+        cursor.execute("SELECT sum(ST_Area(g.geometry)), count(*) FROM territories_geounit g "
+                       "JOIN territories_geounitlayer l ON l.id = g.layer_id WHERE l.name = %s", [COUNTY_LAYER_NAME])
         counties_area, counties = cursor.fetchone()
+        # the units the territories are built from: counties, and grid cells where accounts are dense
+        cursor.execute("SELECT sum(ST_Area(g.geometry)) FROM territories_geounit g "
+                       "WHERE EXISTS (SELECT 1 FROM territories_territoryunit tu WHERE tu.unit_id = g.id)")
+        units_area = cursor.fetchone()[0]
         cursor.execute("SELECT depth, sum(ST_Area(boundary)) FROM territories_territory "
                        "WHERE territory_type_id = (SELECT id FROM territories_territorytype WHERE kind = 'geography') "
                        "GROUP BY depth ORDER BY depth")
@@ -127,7 +133,13 @@ def test_leaf_boundaries_tile_the_counties_without_overlaps(seeded):
     assert leaves_area == pytest.approx(counties_area, rel=1e-6)
     assert by_level == pytest.approx([counties_area] * 3, rel=1e-6)  # regions, districts and leaves each tile
     assert Territory.objects.filter(depth=2, built_from_units=True, territory_units__isnull=True).count() == 0
-    assert GeoUnit.objects.filter(territory_units__isnull=True).count() == 0
+    assert units_area == pytest.approx(counties_area, rel=1e-6)  # the cells tile the counties they stand for
+    cells = GeoUnit.objects.filter(layer__name=CELL_LAYER_NAME)
+    assert cells.exists() and not cells.filter(territory_units__isnull=True).exists()
+    split = set(cells.values_list("attributes__county_fips", flat=True))
+    unused = set(GeoUnit.objects.filter(layer__name=COUNTY_LAYER_NAME, territory_units__isnull=True)
+                 .values_list("code", flat=True))
+    assert unused == split  # a county is either a unit itself or stands as its cells, never both
 
 
 @pytest.mark.django_db

@@ -43,6 +43,7 @@ from accounts.services.allocation_matching import (
     source_sql,
 )
 from accounts.services.allocation_plan import NO_PRIORITY, _Plan, allocation_plan
+from accounts.services.assignment_partitions import assignments_insert
 from territories.models import Scenario
 
 logger = logging.getLogger(__name__)
@@ -172,10 +173,12 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
     return summary
 
 
-def _write(cursor, plan: _Plan, *, run_id: int, now: dt.datetime, had_current: bool) -> dict:
+def _write(cursor, plan: _Plan, *, run_id: int, now: dt.datetime, had_current: bool, whole_scenario: bool) -> dict:
     """Close the assignments that change and insert the new ones (from the diff found by _summarise);
-    unchanged ones are left alone. Rows go in account order so account-keyed indexes fill sequentially."""
+    unchanged ones are left alone. Rows go in account order so account-keyed indexes fill sequentially.
+    A full run into a scenario with nothing in force may write its own partition (assignment_partitions)."""
     closed = 0
+    rows_expected = 0
     source_table = (
         f"(SELECT account_id, territory_id, {source_sql('r')} AS source, rule_id, override_id, reason"
         " FROM _alloc_result r)"
@@ -188,18 +191,22 @@ def _write(cursor, plan: _Plan, *, run_id: int, now: dt.datetime, had_current: b
         )
         closed = cursor.rowcount
         source_table = "(SELECT * FROM _alloc_diff WHERE current_id IS NULL)"
-    cursor.execute(
-        f"""
-        INSERT INTO accounts_accountassignment
-            (scenario_id, account_id, territory_id, valid_from, valid_to, source, rule_id, override_id, run_id, reason)
+    elif whole_scenario:
+        cursor.execute("SELECT count(*) FROM _alloc_result")
+        rows_expected = cursor.fetchone()[0]
+    inserted = assignments_insert(
+        cursor,
+        scenario_id=plan.scenario_id,
+        select_sql=f"""
         SELECT %(scenario)s, r.account_id, r.territory_id, %(now)s, NULL, r.source, r.rule_id, r.override_id,
                %(run)s, r.reason
         FROM {source_table} r
         ORDER BY r.account_id
         """,
-        {"scenario": plan.scenario_id, "now": now, "run": run_id},
+        params={"scenario": plan.scenario_id, "now": now, "run": run_id},
+        rows_expected=rows_expected,
     )
-    return {"closed": closed, "inserted": cursor.rowcount}
+    return {"closed": closed, "inserted": inserted}
 
 
 def _announce_reassigned(cursor, *, scenario: Scenario, run: AllocationRun, total: int, had_current: bool) -> None:
@@ -357,7 +364,16 @@ def allocation_execute(
             else:
                 if progress:
                     progress(80, "Writing assignments")
-                summary.update(_write(cursor, plan, run_id=run.pk, now=now, had_current=summary["assigned_before"] > 0))
+                summary.update(
+                    _write(
+                        cursor,
+                        plan,
+                        run_id=run.pk,
+                        now=now,
+                        had_current=summary["assigned_before"] > 0,
+                        whole_scenario=scope_sql == "",
+                    )
+                )
                 if summary["changed"]:
                     _announce_reassigned(
                         cursor,

@@ -8,6 +8,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts.services.assignment_partitions import assignments_insert
 from territories.models import Scenario, ScenarioEvent
 
 
@@ -139,9 +140,8 @@ _CLONE_SQL = [
            o.created_at, %(now)s, 'cloned', '+', %(actor)s
     FROM accounts_accountoverride o JOIN _clone_override om ON om.new_id = o.id
     """,
+    # the current assignments, through assignments_insert (a large copy gets the clone its own partition)
     """
-    INSERT INTO accounts_accountassignment
-        (scenario_id, account_id, territory_id, valid_from, valid_to, source, rule_id, override_id, run_id, reason)
     SELECT %(target)s, a.account_id, m.new_id, %(now)s, NULL, a.source, rm.new_id, om.new_id, NULL, a.reason
     FROM accounts_accountassignment a
     JOIN _clone_territory m ON m.old_id = a.territory_id
@@ -228,6 +228,15 @@ def scenario_clone(
         cursor.execute("DROP TABLE IF EXISTS _clone_territory, _clone_rule, _clone_override")
         for label, sql in zip(labels, _CLONE_SQL, strict=True):
             if label == "reassigned" and not plan.account_territory:
+                continue
+            if label == "assignments":
+                cursor.execute(
+                    "SELECT count(*) FROM accounts_accountassignment WHERE scenario_id = %s AND valid_to IS NULL",
+                    [scenario.pk],
+                )
+                counts[label] = assignments_insert(
+                    cursor, scenario_id=clone.pk, select_sql=sql, params=params, rows_expected=cursor.fetchone()[0]
+                )
                 continue
             cursor.execute(sql, params)
             if label:

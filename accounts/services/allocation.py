@@ -173,10 +173,12 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
     return summary
 
 
-def _write(cursor, plan: _Plan, *, run_id: int, now: dt.datetime, had_current: bool, whole_scenario: bool) -> dict:
+def _write(
+    cursor, plan: _Plan, *, run_id: int, now: dt.datetime, had_current: bool, whole_scenario: bool, assigned: int
+) -> dict:
     """Close the assignments that change and insert the new ones (from the diff found by _summarise);
-    unchanged ones are left alone. Rows go in account order so account-keyed indexes fill sequentially.
-    A full run into a scenario with nothing in force may write its own partition (assignment_partitions)."""
+    unchanged ones are left alone. A full run into a scenario with nothing in force (`assigned` rows to write) may
+    write the scenario's own partition (assignment_partitions)."""
     closed = 0
     rows_expected = 0
     source_table = (
@@ -192,8 +194,7 @@ def _write(cursor, plan: _Plan, *, run_id: int, now: dt.datetime, had_current: b
         closed = cursor.rowcount
         source_table = "(SELECT * FROM _alloc_diff WHERE current_id IS NULL)"
     elif whole_scenario:
-        cursor.execute("SELECT count(*) FROM _alloc_result")
-        rows_expected = cursor.fetchone()[0]
+        rows_expected = assigned
     inserted = assignments_insert(
         cursor,
         scenario_id=plan.scenario_id,
@@ -201,10 +202,10 @@ def _write(cursor, plan: _Plan, *, run_id: int, now: dt.datetime, had_current: b
         SELECT %(scenario)s, r.account_id, r.territory_id, %(now)s, NULL, r.source, r.rule_id, r.override_id,
                %(run)s, r.reason
         FROM {source_table} r
-        ORDER BY r.account_id
         """,
         params={"scenario": plan.scenario_id, "now": now, "run": run_id},
         rows_expected=rows_expected,
+        order_by="r.account_id",
     )
     return {"closed": closed, "inserted": inserted}
 
@@ -372,6 +373,7 @@ def allocation_execute(
                         now=now,
                         had_current=summary["assigned_before"] > 0,
                         whole_scenario=scope_sql == "",
+                        assigned=summary["assigned"],
                     )
                 )
                 if summary["changed"]:

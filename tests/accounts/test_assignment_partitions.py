@@ -60,13 +60,12 @@ def test_a_first_full_run_writes_the_scenario_partition_and_takes_its_history_al
         own_partition_name(scenario.pk): [("A1", "W", True), ("A2", "E", True), ("A3", "E", True), ("A4", "W", False)]
     }
     # the parent's indexes came along: a current row per account and territory stays unique
-    with pytest.raises(IntegrityError, match="duplicate key"):
-        with connection.cursor() as cursor, transaction.atomic():
-            cursor.execute(
-                "INSERT INTO accounts_accountassignment (scenario_id, account_id, territory_id, valid_from, source,"
-                " reason) VALUES (%s, %s, %s, now(), 'manual', '')",
-                [scenario.pk, accounts["A1"].pk, west.pk],
-            )
+    with pytest.raises(IntegrityError, match="duplicate key"), connection.cursor() as cursor, transaction.atomic():
+        cursor.execute(
+            "INSERT INTO accounts_accountassignment (scenario_id, account_id, territory_id, valid_from, source,"
+            " reason) VALUES (%s, %s, %s, now(), 'manual', '')",
+            [scenario.pk, accounts["A1"].pk, west.pk],
+        )
     # later writes of any kind go to the same partition, through the ordinary path
     second = allocation_run(scenario=scenario, account_ids=[accounts["A1"].pk])
     assert second.summary["changed"] == 0

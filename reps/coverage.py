@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import DecimalField, F, QuerySet, Value
+from django.db.models import DecimalField, F, FloatField, Func, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -26,6 +26,8 @@ from territories.models import Scenario, Territory
 from territories.selectors import scenario_active
 
 VISIT_KINDS = (Activity.Kind.VISIT.value, Activity.Kind.MEETING.value)
+# The account columns a book row shows (reps.api.serializers.BookAccountSerializer); the rest stay in the table.
+BOOK_ACCOUNT_COLUMNS = ("id", "external_id", "name", "city", "postal_code", "industry", "tier", "potential")
 # Workload estimate: each visit costs the drive from the territory's account centre to the account.
 DEFAULT_CAPACITY_HOURS = 1400.0
 
@@ -124,6 +126,17 @@ def account_attention_annotate(queryset: QuerySet[Account], *, at: dt.datetime |
                           (at, *last_visit_params)),
         attention_rank=_sql(rank, (at, at, *last_visit_params)),
     )
+
+
+def account_book_list(*, user, at: dt.datetime | None = None) -> QuerySet[Account]:
+    """A user's book as the book API shows it: attention-annotated and -ordered, only the columns it shows, and the
+    location as `longitude`/`latitude` floats (a page of a hundred accounts builds no GEOS point)."""
+    accounts = account_attention_annotate(account_list_for_user(user=user), at=at)
+    accounts = accounts.only(*BOOK_ACCOUNT_COLUMNS).annotate(
+        longitude=Func("location", function="ST_X", output_field=FloatField()),
+        latitude=Func("location", function="ST_Y", output_field=FloatField()),
+    )
+    return account_attention_order(accounts)
 
 
 def account_attention_order(queryset: QuerySet[Account]) -> QuerySet[Account]:

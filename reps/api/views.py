@@ -54,8 +54,7 @@ from reps.api.serializers import (
 )
 from reps.call_plans import call_plan_build, call_plan_ics, week_start_for
 from reps.coverage import (
-    account_attention_annotate,
-    account_attention_order,
+    account_book_list,
     account_list_for_user,
     coverage_account_list,
     coverage_by_rep,
@@ -420,8 +419,7 @@ class MyAccountViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["name", "potential", "days_overdue", "open_amount"]
 
     def get_queryset(self):
-        accounts = account_attention_annotate(account_list_for_user(user=self.request.user))
-        return account_attention_order(accounts)
+        return account_book_list(user=self.request.user)
 
     def list(self, request, *args, **kwargs):
         # The busiest read of the app: served by the read replica when there is one (a second of lag on a book

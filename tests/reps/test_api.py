@@ -157,3 +157,33 @@ def test_schema_documents_the_reps_api(world, as_manager):
 
 def test_activity_kinds(world):
     assert {"visit", "meeting"} <= set(Activity.Kind.values)
+
+
+def test_book_rows_are_the_features_the_declared_fields_give(world, rep_user):
+    """The book serializer writes its rows directly (reps.coverage.account_book_list gives the coordinates as
+    floats); they are the features rest_framework_gis builds field by field from fully loaded accounts."""
+    import json
+
+    from rest_framework.utils.encoders import JSONEncoder
+    from rest_framework_gis.serializers import GeoFeatureModelSerializer
+
+    from reps.api.serializers import BookAccountSerializer
+    from reps.coverage import account_attention_annotate, account_book_list, account_list_for_user
+
+    acme, bravo, cedar = world.mine
+    at = timezone.now()
+    ActivityFactory(account=acme, rep=world.rep, kind="visit", occurred_at=at - dt.timedelta(days=3, seconds=7))
+    ActivityFactory(account=cedar, rep=world.rep, kind="visit", occurred_at=at - dt.timedelta(days=400))
+    OpportunityFactory(account=bravo, rep=world.rep, amount="1234.50")
+    bravo.location = None
+    bravo.potential = "98765.43"
+    bravo.save()
+    direct = BookAccountSerializer(list(account_book_list(user=rep_user, at=at)), many=True).data
+    loaded = {account.pk: account for account in account_attention_annotate(account_list_for_user(user=rep_user),
+                                                                             at=at)}
+    generic = [GeoFeatureModelSerializer.to_representation(BookAccountSerializer(), loaded[feature["id"]])
+               for feature in direct["features"]]
+    assert [feature["id"] for feature in direct["features"]] == [bravo.pk, cedar.pk, acme.pk]  # attention order
+    assert json.dumps(direct["features"], cls=JSONEncoder) == json.dumps(generic, cls=JSONEncoder)
+    assert direct["features"][0]["geometry"] is None
+    assert direct["features"][2]["geometry"] == {"type": "Point", "coordinates": [-97.7, 30.3]}

@@ -788,7 +788,7 @@ def bisection_partition(
     the territories. Every territory ends within about one unit's load of the mean, however unevenly the
     load is spread (a power diagram needs centres where the load is, and its weights adapt slowly when
     densities differ by orders of magnitude, as between a metropolis and the plains). Where the cut falls
-    in a stretch of units without load, it goes through the middle of their area. Simon 1991; Berger &
+    in a stretch of units without load, it goes through the middle of their area. Berger &
     Bokhari 1987 (recursive coordinate bisection). With `rng`, each cut is turned by up to ±30° and the larger
     share of an odd count goes to a random side, so that other starts differ."""
     labels = np.full(len(x), -1, dtype=np.int64)

@@ -159,6 +159,24 @@ _CLONE_SQL = [
     JOIN _clone_territory m ON m.old_id = p.old_id
     ON CONFLICT DO NOTHING
     """,
+    # Reps keep covering the copies of their territories (owners, overlays, specialists, vacancies), as far as
+    # their assignments have not ended: a planning scenario shows who would cover what, and activating it does not
+    # leave reps without a book. They are then reassigned in the plan like any other change.
+    """
+    INSERT INTO reps_repassignment (rep_id, territory_id, role, valid_from, valid_to, note)
+    SELECT ra.rep_id, m.new_id, ra.role, ra.valid_from, ra.valid_to, ra.note
+    FROM reps_repassignment ra JOIN _clone_territory m ON m.old_id = ra.territory_id
+    WHERE ra.valid_to IS NULL OR ra.valid_to > %(today)s
+    ORDER BY ra.id
+    """,
+    """
+    INSERT INTO reps_historicalrepassignment
+        (id, rep_id, territory_id, role, valid_from, valid_to, note, history_date, history_change_reason,
+         history_type, history_user_id)
+    SELECT ra.id, ra.rep_id, ra.territory_id, ra.role, ra.valid_from, ra.valid_to, ra.note, %(now)s, 'cloned', '+',
+           %(actor)s
+    FROM reps_repassignment ra JOIN _clone_territory m ON m.new_id = ra.territory_id
+    """,
 ]
 
 
@@ -184,8 +202,8 @@ class ClonePlan:
 def scenario_clone(
     *, scenario: Scenario, name: str | None = None, created_by=None, plan: ClonePlan | None = None
 ) -> Scenario:
-    """A planning copy of any scenario: hierarchy, boundaries, units, rules, overrides and current assignments
-    (with `plan`: some boundaries, units and assignments as the plan says instead)."""
+    """A planning copy of any scenario: hierarchy, boundaries, units, rules, overrides, current assignments and the
+    reps covering its territories (with `plan`: some boundaries, units and assignments as the plan says instead)."""
     now = timezone.now()
     plan = plan or ClonePlan()
     clone = Scenario.objects.create(
@@ -199,6 +217,7 @@ def scenario_clone(
         "source": scenario.pk,
         "target": clone.pk,
         "now": now,
+        "today": timezone.localdate(now),
         "actor": created_by.pk if created_by is not None else None,
         "boundary_ids": list(plan.boundaries),
         "boundary_wkbs": list(plan.boundaries.values()),
@@ -223,6 +242,8 @@ def scenario_clone(
         None,
         "assignments",
         "reassigned",
+        "rep_assignments",
+        None,
     ]
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS _clone_territory, _clone_rule, _clone_override")

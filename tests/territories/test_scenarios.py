@@ -67,6 +67,32 @@ def test_clone_copies_hierarchy_rules_units_overrides_and_assignments(manager_us
     assert copies["L"].history.count() == 1
 
 
+def test_clone_keeps_the_reps_so_activating_it_leaves_every_book_in_place(manager_user):
+    from reps.coverage import rep_book
+    from reps.models import RepAssignment
+
+    source = ScenarioFactory(name="2026", status="active")
+    east = TerritoryFactory(scenario=source, code="E")
+    west = TerritoryFactory(scenario=source, code="W")
+    owner, overlay, former = RepFactory(name="Owner"), RepFactory(name="Overlay"), RepFactory(name="Former")
+    RepAssignmentFactory(rep=owner, territory=east)
+    RepAssignmentFactory(rep=overlay, territory=east, role="overlay")
+    RepAssignmentFactory(rep=None, territory=west)  # a vacancy stays a vacancy
+    RepAssignmentFactory(rep=former, territory=west, valid_from=dt.date(2025, 1, 1), valid_to=dt.date(2025, 6, 1))
+    east_accounts = {AccountAssignmentFactory(territory=east).account, AccountAssignmentFactory(territory=east).account}
+
+    clone = scenario_clone(scenario=source, name="2027", created_by=manager_user)
+
+    copied = RepAssignment.objects.filter(territory__scenario=clone)
+    assert sorted((ra.territory.code, ra.rep.name if ra.rep else None, ra.role) for ra in copied) == [
+        ("E", "Overlay", "overlay"), ("E", "Owner", "owner"), ("W", None, "owner")]
+    assert clone.events.get(action="cloned").detail["rep_assignments"] == 3
+    assert all(ra.history.count() == 1 for ra in copied)
+    scenario_activate(scenario=clone, actor=manager_user)
+    assert set(rep_book(rep=owner)) == east_accounts  # the clone's own assignments, under the copied territory
+    assert set(rep_book(rep=former)) == set()
+
+
 def test_activate_archives_the_old_one_and_rollback_restores_it(manager_user):
     old = ScenarioFactory(name="Old")
     scenario_activate(scenario=old, actor=manager_user)

@@ -12,11 +12,15 @@ class User(AbstractUser):
         swappable = "AUTH_USER_MODEL"
 
     def has_role(self, role: str) -> bool:
-        return self.is_superuser and role == "admin" or self.groups.filter(name=role).exists()
+        from core.roles import user_group_names
+
+        return self.is_superuser and role == "admin" or role in user_group_names(self)
 
     @property
     def is_manager(self) -> bool:
-        return self.is_superuser or self.groups.filter(name__in=["admin", "sales manager"]).exists()
+        from core.roles import user_group_names  # read once per user object (a request's user: once a request)
+
+        return self.is_superuser or bool(user_group_names(self) & {"admin", "sales manager"})
 
 
 class Job(models.Model):

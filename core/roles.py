@@ -49,6 +49,11 @@ def user_group_names(user) -> frozenset[str]:
     return cached
 
 
+def user_group_names_prime(user, names) -> None:
+    """Give a user object its group names read by another query (the API token's), so no role check reads them."""
+    user._group_names_cache = frozenset(names)
+
+
 def user_role(user) -> str | None:
     """The strongest role a user holds, for navigation and landing pages."""
     if not user.is_authenticated:

@@ -4,10 +4,14 @@ import datetime as dt
 import hashlib
 import secrets
 
+from django.contrib.auth.models import Group
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import OuterRef
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from core.models import ApiToken
+from core.roles import user_group_names_prime
 
 TOKEN_PREFIX = "tm_"
 
@@ -43,7 +47,10 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Send the token as 'Authorization: Bearer <token>'.")
-        token = ApiToken.objects.select_related("user").filter(key_hash=_hash(header[1])).first()
+        # The user's group names come with the token (the role checks of the request then read no more).
+        group_names = ArraySubquery(Group.objects.filter(user=OuterRef("user_id")).values("name"))
+        token = (ApiToken.objects.select_related("user").annotate(user_group_names=group_names)
+                 .filter(key_hash=_hash(header[1])).first())
         now = timezone.now()
         if token is None or token.revoked_at is not None:
             raise exceptions.AuthenticationFailed("This API token is unknown or has been revoked.")
@@ -51,6 +58,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("This API token has expired; create a new one.")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("The user of this API token is inactive.")
+        user_group_names_prime(token.user, token.user_group_names)
         # Write last use at most once a minute, so busy integrations don't write on every request.
         if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=1):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

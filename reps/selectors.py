@@ -70,7 +70,7 @@ def team_list(*, user) -> QuerySet[Team]:
 
 _SUBTREE_SQL = """
 WITH RECURSIVE scoped_rep AS (
-    SELECT id FROM {rep} WHERE id = ANY(%(rep_ids)s::bigint[])
+    SELECT id FROM {rep} WHERE id = ANY(%(rep_ids)s::bigint[]) OR user_id = %(user_id)s
 ), seed AS (
     SELECT ra.territory_id FROM {assignment} ra
     WHERE ra.rep_id IN (SELECT id FROM scoped_rep)
@@ -102,14 +102,17 @@ def territory_ids_covered_by_reps(
     """Ids of the territories the reps cover on a date, with their subtrees, in one recursive query."""
     if not rep_ids:
         return set()
+    return _territory_ids_covered(rep_ids=list(rep_ids), user_id=None, at=at, with_vacancies=with_vacancies)
+
+
+def _territory_ids_covered(*, rep_ids: list[int], user_id: int | None, at, with_vacancies: bool) -> set[int]:
+    """The subtree query for the given reps and the rep profile of user_id (when given)."""
     sql = _SUBTREE_SQL.format(
         rep=Rep._meta.db_table, assignment=RepAssignment._meta.db_table, territory=Territory._meta.db_table
     )
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            {"rep_ids": list(rep_ids), "at": at or timezone.localdate(), "with_vacancies": with_vacancies},
-        )
+        cursor.execute(sql, {"rep_ids": rep_ids, "user_id": user_id, "at": at or timezone.localdate(),
+                             "with_vacancies": with_vacancies})
         return {row[0] for row in cursor.fetchall()}
 
 
@@ -120,10 +123,10 @@ def territory_ids_for_user(*, user, at: dt.date | None = None) -> set[int] | Non
     if user_is_manager(user):
         rep_ids = list(rep_list(user=user).values_list("pk", flat=True))
         return territory_ids_covered_by_reps(rep_ids=rep_ids, at=at, with_vacancies=True)
-    rep = rep_for_user(user=user)
-    if rep is None:
+    if not user or not user.is_authenticated:
         return set()
-    return territory_ids_covered_by_reps(rep_ids=[rep.pk], at=at)
+    # A rep: their profile is looked up by the subtree query itself (most API requests are reps'; one round trip).
+    return _territory_ids_covered(rep_ids=[], user_id=user.pk, at=at, with_vacancies=False)
 
 
 def territory_list_for_user(*, user, scenario=None) -> QuerySet[Territory]:

@@ -47,6 +47,7 @@ from accounts.services.exports import account_export_csv_rows, account_export_ge
 from accounts.services.imports import account_upsert
 from accounts.services.overrides import override_create, override_deactivate
 from core.api.bulk import BULK_TOO_LARGE_RESPONSE, BulkRejectedSerializer, bulk_too_large_response
+from core.api.filtering import FilterWhenAskedMixin
 from core.api.pagination import PageOrCursorPagination, PagePagination
 from core.api.permissions import IsManager, IsManagerOrReadOnly, user_is_manager
 from core.api.schema import ErrorDocumentingAutoSchema
@@ -89,7 +90,7 @@ ACCOUNT_FIELDS_PARAMETER = OpenApiParameter(
 
 @extend_schema_view(list=extend_schema(parameters=[ACCOUNT_FIELDS_PARAMETER]),
                     retrieve=extend_schema(parameters=[ACCOUNT_FIELDS_PARAMETER]))
-class AccountViewSet(viewsets.ModelViewSet):
+class AccountViewSet(FilterWhenAskedMixin, viewsets.ModelViewSet):
     """Accounts with their current territory and owner; reps see only theirs and cannot write."""
 
     pagination_class = PageOrCursorPagination

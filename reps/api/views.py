@@ -26,7 +26,8 @@ from core.api.bulk import (
     bulk_items_over_limit,
     bulk_too_large_response,
 )
-from core.api.pagination import PageOrCursorPagination
+from core.api.filtering import FilterWhenAskedMixin
+from core.api.pagination import CountWithPagePagination, PageOrCursorPagination
 from performance.models import Activity
 from reps import services
 from reps.api.bulk import (
@@ -411,11 +412,12 @@ class CallPlanViewSet(viewsets.GenericViewSet):
         return response
 
 
-class MyAccountViewSet(viewsets.ReadOnlyModelViewSet):
+class MyAccountViewSet(FilterWhenAskedMixin, viewsets.ReadOnlyModelViewSet):
     """The signed-in user's book as GeoJSON features, what needs attention first; others' accounts are 404."""
 
     serializer_class = BookAccountSerializer
     filterset_class = BookAccountFilterSet
+    pagination_class = CountWithPagePagination  # a book's rows are found and ranked once, not again to count them
     ordering_fields = ["name", "potential", "days_overdue", "open_amount"]
 
     def get_queryset(self):

@@ -187,3 +187,25 @@ def test_book_rows_are_the_features_the_declared_fields_give(world, rep_user):
     assert json.dumps(direct["features"], cls=JSONEncoder) == json.dumps(generic, cls=JSONEncoder)
     assert direct["features"][0]["geometry"] is None
     assert direct["features"][2]["geometry"] == {"type": "Point", "coordinates": [-97.7, 30.3]}
+
+
+def test_book_pages_count_with_the_page_what_a_count_query_gives(world, as_rep, monkeypatch):
+    """The book's total comes with its rows (COUNT(*) OVER ()); pages, the past-the-end page and a bad number answer
+    as plain numbered pages do."""
+    from rest_framework.pagination import PageNumberPagination
+
+    for index in range(4):
+        place(world.central, lon=-97.5 + index * 0.01, lat=30.2, name=f"Extra {index}")
+    monkeypatch.setattr(PageNumberPagination, "page_size", 3)
+    with CaptureQueriesContext(connection) as queries:
+        first = as_rep.get("/api/v1/me/accounts/").json()
+    assert not any("COUNT(*) AS" in query["sql"] for query in queries.captured_queries)
+    second = as_rep.get("/api/v1/me/accounts/", {"page": 3}).json()
+    assert (first["count"], len(first["results"]["features"]), first["previous"]) == (7, 3, None)
+    assert first["next"].endswith("page=2")
+    assert (second["count"], len(second["results"]["features"]), second["next"]) == (7, 1, None)
+    for page in (4, "x", 0):
+        past = as_rep.get("/api/v1/me/accounts/", {"page": page}).json()
+        assert (past["count"], past["results"]["features"]) == (7, [])
+    filtered = as_rep.get("/api/v1/me/accounts/", {"q": "extra", "page": 2}).json()
+    assert (filtered["count"], [f["properties"]["name"] for f in filtered["results"]["features"]]) == (4, ["Extra 3"])

@@ -7,8 +7,11 @@ squares of a quadtree (a square is cut in four while the accounts inside it, wit
 `limit`, down to `min_size_degrees`) and clips each square to the county. The cells tile their county exactly, so the
 territories built from them have the same outline as those built from counties.
 
-The grid is in degrees with power-of-two sizes from a fixed origin, so every corner is exact in binary floating point
-and two squares of different sizes meet along a common stretch of edge (what the optimiser's rook adjacency needs).
+The grid is in degrees with power-of-two sizes from a fixed origin, so every corner is exact in binary floating point.
+Where a large square meets two smaller ones, the corner between the small ones is inserted into the large one's edge
+too (`cells_conform`): the optimiser projects the units before it measures shared edges, and an edge that one side
+has as one segment and the other as two is not straight in the projection, so without that vertex the two would share
+no stretch of boundary and not be neighbours.
 """
 
 from __future__ import annotations
@@ -89,6 +92,26 @@ def county_cells(
     return cells
 
 
+def cells_conform(cells: list[Cell]) -> None:
+    """Insert into each cell the vertices of touching cells that lie on its edges (T-junctions of the quadtree,
+    where grid lines of different depths meet a shared county border), so neighbours share identical edges."""
+    if len(cells) < 2:
+        return
+    geometries = np.array([cell.geometry for cell in cells], dtype=object)
+    left, right = shapely.STRtree(geometries).query(geometries, predicate="touches")
+    order = np.argsort(left, kind="stable")
+    left, right = left[order], right[order]
+    starts = np.searchsorted(left, np.arange(len(cells)))
+    stops = np.searchsorted(left, np.arange(len(cells)), side="right")
+    for i, (start, stop) in enumerate(zip(starts.tolist(), stops.tolist(), strict=True)):
+        if stop <= start:
+            continue
+        corners = shapely.multipoints(shapely.get_coordinates(geometries[right[start:stop]]))
+        snapped = shapely.snap(geometries[i], corners, 1e-10)
+        if snapped.is_valid and abs(snapped.area - geometries[i].area) <= 1e-12 * geometries[i].area:
+            cells[i].geometry = shapely.multipolygons(shapely.get_parts(snapped))
+
+
 def metro_cells_plan(*, geography, lon: np.ndarray, lat: np.ndarray, potential: np.ndarray,
                      limit: float) -> dict[int, list[Cell]]:
     """Cells of every county whose accounts hold more than `limit` potential, by county index."""
@@ -110,6 +133,7 @@ def metro_cells_plan(*, geography, lon: np.ndarray, lat: np.ndarray, potential: 
             f"{geography.county_states[county]}", geometry=geography.county_geometries[county],
             lon=lon[members], lat=lat[members], potential=potential[members], limit=limit,
         )
+    cells_conform([cell for county in sorted(plan) for cell in plan[county]])
     return plan
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import shapely
 
-from core.demo.cells import county_cells
+from core.demo.cells import Cell, cells_conform, county_cells
 from territories.optimizer import UnitSet
 
 # a county shaped like a lopsided hexagon, a degree across, with a city in its south-west
@@ -52,7 +52,28 @@ def test_cells_are_numbered_the_same_way_every_time():
 
 
 def test_cells_of_different_sizes_are_neighbours_in_the_optimisers_graph():
-    cells, _ = _cells()
-    units = UnitSet([cell.code for cell in cells], [cell.geometry for cell in cells],
-                    {"potential": [cell.potential for cell in cells]})
-    assert units.geography.islands_joined == []  # one connected piece: squares of unequal size share edges
+    lon, lat, potential = _accounts()
+    cells = county_cells(county=0, code="99001", name="Test, XX", geometry=COUNTY, lon=lon, lat=lat,
+                         potential=potential, limit=0.05 * potential.sum())
+    cells_conform(cells)
+    geometries = [cell.geometry for cell in cells]
+    units = UnitSet([cell.code for cell in cells], geometries, {"potential": [cell.potential for cell in cells]})
+    neighbours = units.geography.neighbours()
+    sharing = [
+        (i, j) for i in range(len(cells)) for j in range(i + 1, len(cells))
+        if geometries[i].boundary.intersection(geometries[j].boundary).length > 1e-9
+    ]
+    assert any(shapely.bounds(geometries[i])[2] - shapely.bounds(geometries[i])[0]
+               != shapely.bounds(geometries[j])[2] - shapely.bounds(geometries[j])[0] for i, j in sharing)
+    # every pair sharing a stretch of edge, squares of unequal size included, is adjacent after projection
+    assert all(j in neighbours[i] for i, j in sharing)
+    assert units.geography.islands_joined == []
+
+
+def test_conforming_inserts_the_corners_of_smaller_neighbours():
+    big = Cell(county=0, code="a", name="a", geometry=shapely.MultiPolygon([shapely.box(0, 0, 1, 1)]), potential=0)
+    small = [Cell(county=0, code=f"s{i}", name="s", geometry=shapely.MultiPolygon([shapely.box(1, y, 1.5, y + 0.5)]),
+                  potential=0) for i, y in enumerate((0.0, 0.5))]
+    cells_conform([big, *small])
+    assert (1.0, 0.5) in {tuple(point) for point in shapely.get_coordinates(big.geometry).tolist()}
+    assert big.geometry.area == 1.0

@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
-from territories.models import Scenario, ScenarioEdit, Territory
+from territories.models import Scenario, ScenarioEdit, Territory, TerritoryType
 
 logger = logging.getLogger(__name__)
 
@@ -170,38 +170,49 @@ def territory_balance(*, scenario: Scenario) -> dict:
     """Accounts, potential, workload and revenue of every leaf territory, deviation from the mean, contiguity.
 
     One aggregate over the current assignments; `pieces` is the number of separate parts of the boundary
-    (more than one means the territory is not contiguous).
+    (more than one means the territory is not contiguous). Leaves are compared with leaves of the same kind: a
+    named-account or product overlay territory is not meant to hold a geographic territory's share, so it is
+    measured against its own kind's mean, and the summary describes the main kind (geography when there is any).
     """
     rows = _fetch(
         """
-        SELECT t.id, t.code, t.name, t.is_locked, COUNT(a.id), COALESCE(SUM(a.potential), 0),
+        SELECT t.id, t.code, t.name, t.is_locked, coalesce(tt.kind, ''), COUNT(a.id), COALESCE(SUM(a.potential), 0),
                COALESCE(SUM(a.workload_hours), 0), COALESCE(SUM(a.annual_revenue), 0),
                COALESCE(ST_NumGeometries(t.boundary), 0)
         FROM territories_territory t
+        LEFT JOIN territories_territorytype tt ON tt.id = t.territory_type_id
         LEFT JOIN accounts_accountassignment asg ON asg.territory_id = t.id AND asg.valid_to IS NULL
         LEFT JOIN accounts_account a ON a.id = asg.account_id
         WHERE t.scenario_id = %s AND NOT EXISTS (SELECT 1 FROM territories_territory c WHERE c.parent_id = t.id)
-        GROUP BY t.id
+        GROUP BY t.id, tt.kind
         ORDER BY t.code
         """,
         [scenario.pk],
     )
     attainment = _attainment_by_territory(scenario=scenario)
     territories = [
-        {"id": pk, "code": code, "name": name, "is_locked": is_locked, "accounts": count,
+        {"id": pk, "code": code, "name": name, "is_locked": is_locked, "kind": kind, "accounts": count,
          "potential": float(potential), "workload": round(float(workload), 2), "revenue": float(revenue),
          "attainment": attainment.get(pk), "pieces": pieces}
-        for pk, code, name, is_locked, count, potential, workload, revenue, pieces in rows
+        for pk, code, name, is_locked, kind, count, potential, workload, revenue, pieces in rows
     ]
+    groups: dict[str, list[dict]] = {}
+    for item in territories:
+        groups.setdefault(item["kind"], []).append(item)
+    main_kind = TerritoryType.Kind.GEOGRAPHY if TerritoryType.Kind.GEOGRAPHY in groups else max(
+        groups, key=lambda kind: len(groups[kind]), default="")
     summary = {}
     for measure in MEASURES:
-        values = [item[measure] for item in territories]
+        for members in groups.values():
+            mean = statistics.fmean(item[measure] for item in members)
+            for item in members:
+                item.setdefault("deviation", {})[measure] = _deviation(item[measure], mean)
+        main = groups.get(main_kind, [])
+        values = [item[measure] for item in main]
         mean = statistics.fmean(values) if values else 0.0
-        for item in territories:
-            item.setdefault("deviation", {})[measure] = _deviation(item[measure], mean)
-        deviations = [abs(item["deviation"][measure]) for item in territories if item["deviation"][measure] is not None]
+        deviations = [abs(item["deviation"][measure]) for item in main if item["deviation"][measure] is not None]
         summary[measure] = {
-            "total": round(sum(values), 2),
+            "total": round(sum(item[measure] for item in territories), 2),
             "mean": round(mean, 2),
             "max_deviation": max(deviations) if deviations else None,
             "cv": round(statistics.pstdev(values) / mean, 3) if mean and len(values) > 1 else None,
@@ -211,7 +222,15 @@ def territory_balance(*, scenario: Scenario) -> dict:
         if item["pieces"] > 1
     ]
     return {"scenario": scenario.pk, "version": scenario.version, "territories": territories, "summary": summary,
+            "compared": {"kind": main_kind, "label": _kind_label(main_kind),
+                         "territories": len(groups.get(main_kind, []))},
+            "apart": [{"kind": kind, "label": _kind_label(kind), "territories": len(members)}
+                      for kind, members in sorted(groups.items()) if kind != main_kind],
             "warnings": warnings}
+
+
+def _kind_label(kind: str) -> str:
+    return TerritoryType.Kind(kind).label if kind in TerritoryType.Kind.values else "Untyped"
 
 
 def boundaries_geojson(*, scenario: Scenario, zoom: int) -> str:

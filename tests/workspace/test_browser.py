@@ -124,3 +124,27 @@ def test_workspace_fits_a_phone_and_refuses_edits_to_the_active_scenario(browser
     assert page.locator("[data-testid=measures]").inner_text().split("\n")[:2] == ["Accounts", "4"]
     page.screenshot(path=str(screenshot_dir / "territory-page-phone.png"), full_page=True)
     context.close()
+
+
+def test_balance_names_the_territories_it_compares_apart(browser, live_server, journey, manager_user, screenshot_dir):
+    from tests.factories import AccountAssignmentFactory, AccountFactory, TerritoryFactory, TerritoryTypeFactory
+
+    grid = journey
+    named = TerritoryFactory(scenario=grid["scenario"], parent=grid["left"].parent, code="K", name="Key accounts",
+                             boundary=None, territory_type=TerritoryTypeFactory(name="Named", kind="named"))
+    for _ in range(12):
+        AccountAssignmentFactory(territory=named, account=AccountFactory())
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    browser_login(page, live_server, manager_user.username)
+    page.goto(f"{live_server.url}/workspace/?scenario={grid['scenario'].pk}")
+    page.wait_for_selector("body[data-workspace-ready=true]")
+    page.wait_for_function("document.querySelectorAll('#ws-balance tbody tr').length === 3")
+    foot = page.locator("#ws-balance tfoot").inner_text()
+    assert "of 2 untyped" in foot.lower() and "max ±0.0%" in foot  # A and B hold 4 each; K's 12 do not count
+    apart = page.locator("[data-testid=balance-apart]").inner_text()
+    assert apart == "Compared among their own kind: Named accounts (1)"
+    assert "Named accounts" in page.locator("#ws-balance tbody tr", has_text="K").inner_text()
+    page.locator("#ws-balance").scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "workspace-balance-kinds.png"))
+    context.close()

@@ -154,3 +154,24 @@ def test_reshape_is_refused_for_territories_built_from_units(grid):
         services.territory_reshape(scenario_id=grid["scenario"].pk, version=1, territory_id=grid["left"].pk,
                                    geometry=shape)
     assert Territory.objects.get(pk=grid["left"].pk).boundary.extent == (-100.0, 40.0, -98.0, 41.0)
+
+
+def test_balance_compares_named_account_territories_among_themselves(grid):
+    from tests.factories import AccountAssignmentFactory, AccountFactory, TerritoryFactory, TerritoryTypeFactory
+
+    scenario = grid["scenario"]
+    named = TerritoryFactory(scenario=scenario, parent=grid["left"].parent, code="N", name="Key accounts",
+                             boundary=None, territory_type=TerritoryTypeFactory(name="Named", kind="named"))
+    for _ in range(20):  # five times a geographic territory's book
+        AccountAssignmentFactory(territory=named, account=AccountFactory())
+
+    balance = selectors.territory_balance(scenario=scenario)
+
+    rows = {row["code"]: row for row in balance["territories"]}
+    assert rows["N"]["accounts"] == 20 and rows["N"]["deviation"]["accounts"] == 0.0  # the only one of its kind
+    assert (rows["A"]["deviation"]["accounts"], rows["B"]["deviation"]["accounts"]) == (0.0, 0.0)
+    assert balance["summary"]["accounts"]["mean"] == 4.0  # of A and B, not pulled up by N
+    assert balance["summary"]["accounts"]["max_deviation"] == 0.0
+    assert balance["summary"]["accounts"]["total"] == 28
+    assert balance["apart"] == [{"kind": "named", "label": "Named accounts", "territories": 1}]
+    assert balance["compared"]["territories"] == 2

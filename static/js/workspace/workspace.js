@@ -443,15 +443,26 @@
         escapeHtml(territoryColor(row.id)) + "\" aria-hidden=\"true\"></span>" + escapeHtml(row.code) +
         (row.is_locked ? " <span class=\"ws-lock-badge\">Locked</span>" : "") +
         (row.pieces > 1 ? "<small class=\"ws-warn\" title=\"Not contiguous\">" + row.pieces + " pieces</small>" : "") +
+        (balance.compared && row.kind !== balance.compared.kind ?
+          "<small class=\"ws-kind\" title=\"Compared with territories of its own kind\">" +
+          escapeHtml(kindLabel(balance, row.kind)) + "</small>" : "") +
         "</th>" + ["accounts", "potential", "workload", "revenue"].map(function (m) { return deviationCell(row, m); }).join("") +
         "</tr>";
     }).join("") || "<tr><td colspan=\"5\">No territories.</td></tr>";
     var s = balance.summary;
-    $("ws-balance").querySelector("tfoot").innerHTML = "<tr><th scope=\"row\">Mean</th>" +
+    var compared = balance.compared || {};
+    var apart = (balance.apart || []).map(function (group) {
+      return escapeHtml(group.label) + " (" + group.territories + ")";
+    });
+    $("ws-balance").querySelector("tfoot").innerHTML = "<tr><th scope=\"row\">Mean" +
+      (compared.territories ? "<small>of " + compared.territories + " " + escapeHtml(compared.label.toLowerCase()) +
+        "</small>" : "") + "</th>" +
       ["accounts", "potential", "workload", "revenue"].map(function (m) {
         return "<td class=\"num\">" + compact(s[m].mean) + "<small>max ±" + (s[m].max_deviation === null ? "—" :
           s[m].max_deviation.toFixed(1) + "%") + "</small></td>";
-      }).join("") + "</tr>";
+      }).join("") + "</tr>" +
+      (apart.length ? "<tr><td colspan=\"5\" class=\"ws-note\" data-testid=\"balance-apart\">Compared among " +
+        "their own kind: " + apart.join(", ") + "</td></tr>" : "");
     $("ws-warnings").innerHTML = balance.warnings.slice(0, 5).map(function (w) {
       return "<li>" + escapeHtml(w) + "</li>";
     }).join("") + (balance.warnings.length > 5 ? "<li>… and " + (balance.warnings.length - 5) +
@@ -459,6 +470,11 @@
     currentScale = choroplethBreaks();
     boundaryLayer.setStyle(boundaryStyle);
     renderLegend();
+  }
+
+  function kindLabel(balance, kind) {
+    var group = (balance.apart || []).filter(function (g) { return g.kind === kind; })[0];
+    return group ? group.label : kind;
   }
 
   function renderLegend() {

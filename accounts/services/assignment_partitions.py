@@ -25,7 +25,9 @@ DEFAULT_PARTITION = f"{PARENT}_default"
 INSERT_COLUMNS = (
     "scenario_id, account_id, territory_id, valid_from, valid_to, source, rule_id, override_id, run_id, reason"
 )
-SWAP_LOCK_TIMEOUT = "5s"
+# While the swap waits for a lock, readers arriving after it queue behind it: the wait is kept short, and a swap
+# that cannot have its locks in time falls back to the ordinary path.
+SWAP_LOCK_TIMEOUT = "2s"
 
 
 def own_partition_name(scenario_id: int) -> str:

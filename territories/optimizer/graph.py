@@ -73,6 +73,7 @@ def build_geography(geoms: np.ndarray, kind: str, ids: list) -> Geography:
         geoms = shapely.set_precision(geoms, 1e-9)
     projected = project(geoms, crs)
     cells = _voronoi_cells(projected) if kind == "point" else projected
+    unprojected = geoms if kind == "polygon" else None
     area = shapely.area(cells)
     if np.any(area <= 0):
         position = int(np.flatnonzero(area <= 0)[0])
@@ -80,7 +81,7 @@ def build_geography(geoms: np.ndarray, kind: str, ids: list) -> Geography:
     perimeter = shapely.length(cells)
     centroids = shapely.centroid(cells)
     x, y = shapely.get_x(centroids), shapely.get_y(centroids)
-    left, right, length = _rook_pairs(cells)
+    left, right, length = _rook_pairs(cells, unprojected, crs)
     n = len(cells)
     left, right, length, islands = _join_islands(n, left, right, length, cells, ids)
     matrix = sparse.coo_matrix(
@@ -105,8 +106,15 @@ def build_geography(geoms: np.ndarray, kind: str, ids: list) -> Geography:
     )
 
 
-def _rook_pairs(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs of cells whose boundaries share a stretch of positive length."""
+def _rook_pairs(
+    cells: np.ndarray, unprojected: np.ndarray | None = None, crs: str | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs of cells whose boundaries share a stretch of positive length.
+
+    Where one side has a vertex in the middle of the other's straight edge (a postcode cut along a county line, a
+    grid cell clipped to a county), the edge is straight in degrees but not once projected, and the projected
+    boundaries meet in points only; such pairs are measured again in degrees (`unprojected`), within 1e-8° (~1 mm),
+    and kept when they share more than 1e-6° (a corner touch shares ~2e-8°)."""
     tree = shapely.STRtree(cells)
     left, right = tree.query(cells, predicate="intersects")
     keep = left < right
@@ -123,6 +131,15 @@ def _rook_pairs(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if len(sloppy):
             outline = shapely.length(shapely.intersection(cells[left[sloppy]], cells[right[sloppy]]))
             length[sloppy] = outline / 2.0
+    still = np.flatnonzero(length <= 0)
+    if unprojected is not None and crs is not None and len(still):
+        boundaries = shapely.boundary(unprojected)
+        near = shapely.intersection(
+            boundaries[left[still]], shapely.buffer(boundaries[right[still]], 1e-8, quad_segs=1)
+        )
+        found = shapely.length(near) > 1e-6
+        if found.any():
+            length[still[found]] = shapely.length(project(near[found], crs))
     scale = np.median(shapely.length(cells))
     adjacent = length > 1e-9 * scale
     return left[adjacent], right[adjacent], length[adjacent]

@@ -248,7 +248,10 @@ def _written_summary(
     )
     if reallocate and changed_ids and not assigned:  # assignments given in the file are not second-guessed
         summary["reallocation"] = _reallocate(changed_ids, progress)
-    _after_write(changed_ids)
+    # KPIs are sums over territories' accounts. Accounts that are all new and placed by no assignment column are in
+    # no territory yet (a re-allocation that places them queues its own refresh), so there is nothing to refresh.
+    if updated or assigned:
+        _after_write(changed_ids)
     return summary
 
 
@@ -340,7 +343,8 @@ def account_upsert(*, items: list, skip_invalid: bool = False, reallocate: bool 
     )
     if reallocate and changed_ids:
         summary["reallocation"] = _reallocate(changed_ids, None)
-    _after_write(changed_ids)
+    if updated:  # new accounts are in no territory until a re-allocation places them (which refreshes KPIs itself)
+        _after_write(changed_ids)
     return summary
 
 

@@ -12,7 +12,7 @@ from accounts.models import Account
 from accounts.services import import_csv
 from accounts.services.imports import account_import
 from core.models import Job
-from tests.factories import AccountFactory, ScenarioFactory
+from tests.factories import AccountFactory, ScenarioFactory, TerritoryFactory, square
 
 pytestmark = pytest.mark.django_db
 
@@ -145,10 +145,22 @@ def test_progress_is_reported_while_reading_and_writing(tmp_path):
 
 def test_reallocation_and_kpi_refresh_follow_a_fast_write(tmp_path):
     active = ScenarioFactory(status="active")
-    result = account_import(path=write(tmp_path, "external_id,name\nK1,Kay\n"))
-    assert result["reallocation"]["scenario_id"] == active.pk
-    job = Job.objects.get(kind="kpi_recompute")
-    assert job.params["account_ids"] == [Account.objects.get(external_id="K1").pk]
+    TerritoryFactory(scenario=active, code="W", boundary=square(0, 0))
+
+    def kpi_jobs():
+        return [job.params for job in Job.objects.filter(kind="kpi_recompute").order_by("pk")]
+
+    result = account_import(path=write(tmp_path, "external_id,name,longitude,latitude\nK1,Kay,0.5,0.5\nK2,Far,9,9\n"))
+    assert result["reallocation"]["scenario_id"] == active.pk and result["reallocation"]["changed"] == 1
+    assert kpi_jobs() == [{"scenario_id": active.pk, "months": 1}]  # queued by the run that placed K1
+
+    # New accounts in no territory change no KPI: nothing is queued (a 200k-row import sent 200k ids for nothing).
+    account_import(path=write(tmp_path, "external_id,name\nK3,Nowhere\n"), reallocate=False)
+    assert len(kpi_jobs()) == 1
+
+    # An account that changes may be in a territory: its KPIs are refreshed.
+    account_import(path=write(tmp_path, "external_id,name,potential\nK1,Kay,5000\n"), reallocate=False)
+    assert kpi_jobs()[1]["account_ids"] == [Account.objects.get(external_id="K1").pk]
 
 
 @pytest.mark.parametrize(

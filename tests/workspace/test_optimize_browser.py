@@ -49,7 +49,7 @@ def test_manager_optimises_from_the_workspace_into_a_new_scenario(
         for row in report.locator("tr").all()
     }
     assert rows["Within tolerance"] == "yes" and rows["Contiguous"] == "yes"
-    assert rows["Max deviation potential"] == "0%"  # 24 units of equal potential: 8 per territory
+    assert rows["Max deviation potential"] == "0.0%"  # 24 units of equal potential: 8 per territory
     colors = set(Territory.objects.filter(scenario=created, parent__isnull=False).values_list("color", flat=True))
     assert len(colors) == 3  # the added territory has a colour of its own on the map
     report.scroll_into_view_if_needed()

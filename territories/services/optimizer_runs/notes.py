@@ -70,6 +70,24 @@ def balance_notes(*, report: dict, scope: OptimizerScope, layout: PlanLayout) ->
         return names.get(unit_id, f"unit {unit_id}")
 
     notes = []
+    fallback = report.get("realign_fallback")
+    if fallback and fallback.get("kept") == "redesign":
+        notes.append(
+            "Moving boundary units could not bring the current alignment within the tolerance (it was "
+            f"{fallback['current_max_excess']:.0f} tolerances off; the moves stalled at "
+            f"{fallback['moves_max_excess']:.1f}), so the territories were redesigned: each keeps the name of the "
+            "current territory it overlaps most, and units stay where they are wherever balance allows."
+        )
+    elif fallback:
+        notes.append(
+            "Moving boundary units could not bring the current alignment within the tolerance, and a redesign came no "
+            f"closer ({fallback['redesign_max_excess']:.1f} tolerances off against {fallback['moves_max_excess']:.1f})."
+        )
+    if report.get("start_pieces_units_moved"):
+        notes.append(
+            f"{report['start_pieces_units_moved']} units of current territories in several pieces (islands, exclaves) "
+            "joined the neighbouring territory they share most boundary with, so every territory is in one piece."
+        )
     for label in oversize:
         share, i, name = largest[label]
         notes.append(
@@ -141,6 +159,7 @@ def run_summary(report: dict) -> dict:
     summary["notes"] = report.get("notes", [])
     if report.get("disruption"):
         summary["units_moved"] = report["disruption"].get("units_moved")
+    summary["redesigned"] = (report.get("realign_fallback") or {}).get("kept") == "redesign"
     summary["headline"] = _headline(summary)
     return summary
 
@@ -152,6 +171,8 @@ def _headline(summary: dict) -> str:
         f"largest deviation {summary['max_rel_dev']:.1%} (tolerance {tolerance})",
         "contiguous" if summary["contiguous"] else "NOT contiguous",
     ]
+    if summary.get("redesigned"):
+        parts.append("redesigned: moves could not repair the current alignment")
     if summary["oversize_singletons"]:
         count = summary["oversize_singletons"]
         parts.append(f"{count} {'territory' if count == 1 else 'territories'} cannot be balanced (an oversize unit)")

@@ -551,7 +551,7 @@ def realign(
         if transfers:
             rebalance_by_transfers(search, weight_values, step_deadline)
         # far off: even the min-cost transfers leave a territory many tolerances off (the seeded demo's state
-        # territories: Los Angeles alone 4.3 means, 33 tolerances off after the transfers; the bench's 10% shift
+        # territories: Los Angeles alone 4.3 means, 42 tolerances off after the transfers; the bench's 10% shift
         # leaves 2-2.5). The moves get a few rounds to show progress, not all of the time: where they stall (every
         # boundary unit of an overloaded territory an articulation point, its neighbours overloaded too) the
         # alignment is redesigned below

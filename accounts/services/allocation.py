@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import AccountAssignment, AllocationRun
@@ -288,16 +288,6 @@ _WORK_TABLES = (
 )
 
 
-def _enlarge_temp_buffers(cursor) -> None:
-    """Give temporary tables room in memory (8 MB by default); PostgreSQL only allows it before a session's
-    first temporary table, so later calls on a reused connection quietly keep what the session has."""
-    try:
-        with transaction.atomic():
-            cursor.execute("SET temp_buffers = '256MB'")
-    except DatabaseError:
-        pass
-
-
 def _drop_work_tables(cursor) -> None:
     """Temporary tables live until the outermost commit; drop them so a second run in one transaction works."""
     cursor.execute(f"DROP TABLE IF EXISTS {', '.join(_WORK_TABLES)}")
@@ -338,7 +328,6 @@ def allocation_execute(
             run = AllocationRun.objects.create(scenario=scenario, job=job, created_by=created_by, is_preview=False)
         with connection.cursor() as cursor:
             # JIT compilation costs more than it saves on these short, wide statements.
-            _enlarge_temp_buffers(cursor)
             cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '256MB'")
             _drop_work_tables(cursor)
             scope_sql = _scope(

@@ -86,6 +86,10 @@ DATABASES = {
 }
 # GeoDjango needs the PostGIS backend whatever scheme the URL used.
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+# Allocation runs and imports work in temporary tables of a few hundred MB; PostgreSQL's 8 MB default sends them to
+# disk files. The buffers are taken only as temporary tables fill them, and can only be set before a session's
+# first temporary table, hence on connecting.
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c temp_buffers={env('DATABASE_TEMP_BUFFERS', '256MB')}"
 if env("DATABASE_REPLICA_URL"):
     DATABASES["replica"] = dj_database_url.parse(env("DATABASE_REPLICA_URL"), conn_max_age=60)
     DATABASES["replica"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"

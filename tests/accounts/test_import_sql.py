@@ -204,3 +204,24 @@ def test_progress_while_the_csv_module_reads(tmp_path, paths):
     ]
     values = [value for value, _message in calls]  # the share of the file read (as far as it was buffered)
     assert 10 <= values[0] < values[1] < values[2] <= 40 and values[3:] == [50, 55]
+
+
+def test_a_known_account_after_the_first_rows_is_updated_by_the_fast_write(tmp_path, paths):
+    # Only the first 1,000 rows are probed for known accounts: one further down makes the plain INSERT fail and
+    # the same statement run as an upsert, still in one pass.
+    AccountFactory(external_id="N1200", name="Old name")
+    rows = "".join(f"N{i},Account {i}\n" for i in range(1500))
+    result = account_import(path=write(tmp_path, "external_id,name\n" + rows), reallocate=False)
+    assert (result["created"], result["updated"], result["errors"]) == (1499, 1, 0)
+    assert paths == ["_load_plain", "csv_write_fast"]
+    assert Account.objects.get(external_id="N1200").name == "Account 1200"
+    assert Account.objects.filter(external_id__startswith="N").count() == 1500
+
+
+def test_a_repeated_external_id_deep_in_a_new_file_is_reported(tmp_path, paths):
+    rows = "".join(f"R{i},Account {i}\n" for i in range(1500)) + "R7,Again\n"
+    result = account_import(path=write(tmp_path, "external_id,name\n" + rows), reallocate=False)
+    assert result["committed"] is False
+    assert paths == ["_load_plain", "csv_write_fast", "csv_check"]
+    assert any(error["line"] == 1502 and "R7" in error["message"] for error in result["report"])
+    assert not Account.objects.filter(external_id__startswith="R").exists()

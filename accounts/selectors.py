@@ -18,9 +18,15 @@ def assignments_at(*, scenario, at: dt.datetime | None = None) -> QuerySet[Accou
     )
 
 
+def account_ids_in_territories(*, scenario, territory_ids: list[int], at: dt.datetime | None = None) -> QuerySet:
+    """The ids of the accounts of the territories (a values queryset, for a subquery)."""
+    return assignments_at(scenario=scenario, at=at).filter(territory_id__in=territory_ids).values("account_id")
+
+
 def accounts_in_territories(*, scenario, territory_ids: list[int], at: dt.datetime | None = None) -> QuerySet[Account]:
-    account_ids = assignments_at(scenario=scenario, at=at).filter(territory_id__in=territory_ids).values("account_id")
-    return Account.objects.filter(pk__in=account_ids)
+    return Account.objects.filter(
+        pk__in=account_ids_in_territories(scenario=scenario, territory_ids=territory_ids, at=at)
+    )
 
 
 def account_assignment_history(*, account: Account) -> QuerySet[AccountAssignment]:

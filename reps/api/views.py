@@ -7,6 +7,7 @@ manager only reaches their teams' part of the hierarchy; objects outside the sco
 import datetime as dt
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -26,8 +27,8 @@ from core.api.bulk import (
     bulk_items_over_limit,
     bulk_too_large_response,
 )
-from core.api.filtering import FilterWhenAskedMixin
-from core.api.pagination import CountWithPagePagination, PageOrCursorPagination
+from core.api.filtering import NOT_FILTER_PARAMETERS, FilterWhenAskedMixin
+from core.api.pagination import CountWithPagePagination, CountWithPagePaginator, PageOrCursorPagination
 from performance.models import Activity
 from reps import services
 from reps.api.bulk import (
@@ -55,6 +56,7 @@ from reps.api.serializers import (
 )
 from reps.call_plans import call_plan_build, call_plan_ics, week_start_for
 from reps.coverage import (
+    RankedBook,
     account_book_list,
     account_list_for_user,
     coverage_account_list,
@@ -412,12 +414,31 @@ class CallPlanViewSet(viewsets.GenericViewSet):
         return response
 
 
+class BookPaginator(CountWithPagePaginator):
+    """Pages a RankedBook with the book's size read with the page's ranking (as CountWithPagePaginator does for a
+    queryset); anything else as CountWithPagePaginator."""
+
+    def page(self, number):
+        if not isinstance(self.object_list, RankedBook):
+            return super().page(number)
+        number = self.validate_number_without_count(number)
+        rows, total = self.object_list.page((number - 1) * self.per_page, self.per_page)
+        if not rows:
+            return Paginator.page(self, number)  # past the end (or an empty book): counted, as plain pages are
+        self.count = total  # cached_property: the page's figure stands for the count query
+        return self._get_page(rows, number, self)
+
+
+class BookPagination(CountWithPagePagination):
+    django_paginator_class = BookPaginator
+
+
 class MyAccountViewSet(FilterWhenAskedMixin, viewsets.ReadOnlyModelViewSet):
     """The signed-in user's book as GeoJSON features, what needs attention first; others' accounts are 404."""
 
     serializer_class = BookAccountSerializer
     filterset_class = BookAccountFilterSet
-    pagination_class = CountWithPagePagination  # a book's rows are found and ranked once, not again to count them
+    pagination_class = BookPagination  # a book's rows are found and ranked once, not again to count them
     ordering_fields = ["name", "potential", "days_overdue", "open_amount"]
 
     def get_queryset(self):
@@ -427,5 +448,9 @@ class MyAccountViewSet(FilterWhenAskedMixin, viewsets.ReadOnlyModelViewSet):
         # The busiest read of the app: served by the read replica when there is one (a second of lag on a book
         # page is acceptable; the writes that follow go to the primary).
         with using_replica():
-            return super().list(request, *args, **kwargs)
+            if set(request.query_params) - NOT_FILTER_PARAMETERS:  # filtered or re-ordered: the annotated queryset
+                return super().list(request, *args, **kwargs)
+            # The book as it comes: ranked on the keys of its order, then only the page's rows read in full.
+            page = self.paginate_queryset(RankedBook(user=request.user))
+            return self.get_paginated_response(self.get_serializer(page, many=True).data)
 

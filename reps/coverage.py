@@ -86,7 +86,7 @@ def rep_book(*, rep: Rep, scenario: Scenario | None = None) -> QuerySet[Account]
 
 # The attention expressions, over the last visit `lv`, the cadence in days `cd` and the open opportunities of an
 # account, and the due date computed from the first two: the annotations below supply them per row (subqueries), the
-# book's ranking (_BOOK_RANKING_SQL) from columns computed once per row, so both evaluate the very same formulas.
+# book's pages (_BOOK_PAGE_SQL) from columns computed once per row, so both evaluate the very same formulas.
 _SUMMARY_OPEN = f'"{_TABLES["summary"]}".open_opportunities'
 
 
@@ -183,28 +183,42 @@ def account_attention_order(queryset: QuerySet[Account]) -> QuerySet[Account]:
     )
 
 
-# The book's order (account_attention_order) with the book's size. The summary and the cadence are joined once for
-# the statement (the annotations look the cadence up in a subquery per row and expression, most of the time of a
-# large book's page), the last visit, the cadence and the due date are computed once per row in `b` (OFFSET 0 keeps
-# the planner from copying them into each expression of the order), and only the ids and the order's keys reach the
-# sort. The expressions are account_attention_annotate's; {scope} is the condition on the accounts.
-_BOOK_RANKING_SQL = f"""
-    SELECT b.id, count(*) OVER () FROM (
-        SELECT "{_TABLES["account"]}".id, "{_TABLES["account"]}".name, "{_TABLES["summary"]}".open_opportunities,
-               coalesce("{_TABLES["summary"]}".open_amount, 0) AS open_amount, v.lv, k.cd, {_due_sql()} AS due
-        FROM "{_TABLES["account"]}"
-        LEFT JOIN "{_TABLES["summary"]}" ON "{_TABLES["summary"]}".account_id = "{_TABLES["account"]}".id
-        LEFT JOIN "{_TABLES["cadence"]}" c ON c.tier = "{_TABLES["account"]}".tier
-        CROSS JOIN LATERAL (SELECT {{last_visit}} AS lv) v
-        CROSS JOIN LATERAL (SELECT {_CADENCE_DAYS_SQL} AS cd) k
-        WHERE {{scope}}
-        OFFSET 0
-    ) b
-    ORDER BY {_rank_sql("b.due", "b.cd", "b.lv", "b.open_opportunities")},
-        {_days_overdue_sql("b.due")} DESC NULLS FIRST, b.open_amount DESC, b.name, b.id
-    LIMIT %s OFFSET %s
+# A page of the book in its order (account_attention_order), with the fields the book shows and the book's size, in
+# one statement. The summary and the cadence are joined once (the annotations look the cadence up in a subquery per
+# row and expression: most of the time of a large book's page), the last visit, the cadence and the due date are
+# computed once per row in `b` (OFFSET 0 keeps the planner from copying them into each expression of the order), and
+# only the keys of the order reach the sort; the page's own accounts are read after it. The expressions are
+# account_attention_annotate's. {columns}: the book's account columns (a.), {scope}: the condition on the accounts.
+_BOOK_PAGE_SQL = f"""
+    SELECT {{columns}}, ST_X(a.location), ST_Y(a.location), p.lv, p.cd, p.minutes, p.due, p.days_overdue,
+           p.attention_rank, coalesce(p.open_opportunities, 0), p.open_amount, p.next_close_date, p.total
+    FROM (
+        SELECT b.id, b.name, b.lv, b.cd, b.minutes, b.due, b.open_opportunities, b.open_amount, b.next_close_date,
+               {_rank_sql("b.due", "b.cd", "b.lv", "b.open_opportunities")} AS attention_rank,
+               {_days_overdue_sql("b.due")} AS days_overdue, count(*) OVER () AS total
+        FROM (
+            SELECT "{_TABLES["account"]}".id, "{_TABLES["account"]}".name, "{_TABLES["summary"]}".open_opportunities,
+                   coalesce("{_TABLES["summary"]}".open_amount, 0) AS open_amount,
+                   "{_TABLES["summary"]}".next_close_date, c.minutes_per_visit AS minutes, v.lv, k.cd,
+                   {_due_sql()} AS due
+            FROM "{_TABLES["account"]}"
+            LEFT JOIN "{_TABLES["summary"]}" ON "{_TABLES["summary"]}".account_id = "{_TABLES["account"]}".id
+            LEFT JOIN "{_TABLES["cadence"]}" c ON c.tier = "{_TABLES["account"]}".tier
+            CROSS JOIN LATERAL (SELECT {{last_visit}} AS lv) v
+            CROSS JOIN LATERAL (SELECT {_CADENCE_DAYS_SQL} AS cd) k
+            WHERE {{scope}}
+            OFFSET 0
+        ) b
+        ORDER BY attention_rank, days_overdue DESC NULLS FIRST, b.open_amount DESC, b.name, b.id
+        LIMIT %s OFFSET %s
+    ) p
+    JOIN "{_TABLES["account"]}" a ON a.id = p.id
+    ORDER BY p.attention_rank, p.days_overdue DESC NULLS FIRST, p.open_amount DESC, p.name, p.id
 """
-# For the ranking alone: JIT compiles the order's expressions for longer than the statement runs (a cost estimate
+# The annotations of account_book_list, in the order of the statement's columns after the account's.
+_BOOK_PAGE_ANNOTATIONS = ("longitude", "latitude", "last_visit_at", "cadence_days", "visit_minutes", "due_at",
+                          "days_overdue", "attention_rank", "open_opportunities", "open_amount", "next_close_date")
+# For the book's page alone: JIT compiles the order's expressions for longer than the statement runs (a cost estimate
 # over the threshold, from the never-run fallback for future-dated visits); parallel workers only contend with the
 # other requests on a busy server; and with the tables in memory an index probe per account costs about a sequential
 # page, which the default page costs do not see (a book of 10,000 accounts would read all the accounts instead).
@@ -215,10 +229,9 @@ _BOOK_RANKING_SETTINGS = (
 
 
 class RankedBook:
-    """A user's book paged as account_book_list orders it (same rows, order and fields), each page in two queries
-    whatever the book's size: the ranking of the book on the keys of its order (the page's ids and the book's size),
-    then the page's accounts with their annotations. Asked of the annotated queryset, a page of a book of 24,000
-    accounts took most of a second (see _BOOK_RANKING_SQL).
+    """A user's book paged as account_book_list orders it (same rows, order and fields), a page and the book's size
+    in one statement (_BOOK_PAGE_SQL) that ranks the book on the keys of its order alone. Asked of the annotated
+    queryset, a page of a book of 24,000 accounts took most of a second.
 
     Pages through `page(offset, limit)`, or as a sequence (count() and slices) for django's Paginator.
     """
@@ -233,32 +246,33 @@ class RankedBook:
         sql, params = self.account_ids.order_by().query.get_compiler(self.account_ids.db).as_sql()
         return f'"{_TABLES["account"]}".id IN ({sql})', tuple(params)
 
-    def ranked_ids(self, offset: int, limit: int) -> tuple[list[int], int | None]:
-        """The ids of the page in order, and the book's size (None when the page is past the end)."""
-        if self.account_ids is not None and self.account_ids.query.is_empty():
-            return [], 0
-        scope, scope_params = self._scope()
-        sql = _BOOK_RANKING_SQL.format(last_visit=_last_visit_sql(), scope=scope)
-        params = (self.at, list(VISIT_KINDS), self.at, *scope_params, self.at, self.at, self.at, limit, offset)
-        # SET LOCAL: the settings end with this transaction (a savepoint inside a caller's, which keeps them).
-        with transaction.atomic(using=self.db), connections[self.db].cursor() as cursor:
-            cursor.execute(_BOOK_RANKING_SETTINGS)
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-        return [row[0] for row in rows], (rows[0][1] if rows else None)
-
     @property
     def db(self) -> str:
         return Account.objects.all().db
 
     def page(self, offset: int, limit: int) -> tuple[list[Account], int | None]:
-        """The accounts of a page, annotated and in the book's order, and the book's size (None past the end)."""
-        ids, total = self.ranked_ids(offset, limit)
-        if not ids:
-            return [], total
-        # The same annotations and order as account_book_list, so the rows and their order are the book's own; the
-        # ids were just found in the book, so the scope is not asked again.
-        return list(_book_annotated(Account.objects.filter(pk__in=ids), at=self.at)), total
+        """The accounts of a page, annotated as account_book_list annotates them and in its order, and the book's
+        size (None when the page is past the end)."""
+        if self.account_ids is not None and self.account_ids.query.is_empty():
+            return [], 0
+        scope, scope_params = self._scope()
+        fields = [field for field in Account._meta.concrete_fields if field.attname in BOOK_ACCOUNT_COLUMNS]
+        sql = _BOOK_PAGE_SQL.format(columns=", ".join(f'a."{field.column}"' for field in fields),
+                                    last_visit=_last_visit_sql(), scope=scope)
+        at = self.at
+        params = (at, at, at, at, list(VISIT_KINDS), at, *scope_params, limit, offset)
+        # SET LOCAL: the settings end with this transaction (a savepoint inside a caller's, which keeps them).
+        with transaction.atomic(using=self.db), connections[self.db].cursor() as cursor:
+            cursor.execute(_BOOK_RANKING_SETTINGS)
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        names, accounts = [field.attname for field in fields], []
+        for row in rows:
+            account = Account.from_db(self.db, names, row[:len(names)])  # as the ORM builds them: others deferred
+            for name, value in zip(_BOOK_PAGE_ANNOTATIONS, row[len(names):-1], strict=True):
+                setattr(account, name, value)
+            accounts.append(account)
+        return accounts, (rows[0][-1] if rows else None)
 
     def count(self) -> int:
         if self.account_ids is None:

@@ -120,6 +120,11 @@ class BookAccountSerializer(GeoFeatureModelSerializer):
         fields = self.fields
         if not hasattr(account, "longitude"):  # an account read elsewhere, with its location
             return super().to_representation(account)
+        if not hasattr(fields["due_at"], "timezone"):
+            # The current time zone, looked up once for the page rather than for each date of each row (DRF's
+            # DateTimeField uses `timezone` when it has one; a serializer lives for one request).
+            for name in ("last_visit_at", "due_at"):
+                fields[name].timezone = fields[name].default_timezone()
 
         def value(name, raw):
             return None if raw is None else fields[name].to_representation(raw)

@@ -572,6 +572,11 @@ def realign(
             search.settings = dataclasses.replace(settings, margin=0.98, compactness=settings.compactness * 0.1)
             search.penalty = HOLD
             search.descend(step_deadline)
+            # then exchanges the single moves cannot make: a programme picks units to send home, and units of
+            # less move weight to leave in their place, keeping every territory within 0.99 of the band
+            for _ in range(8):
+                if step_deadline - time.monotonic() < 1.0 or not search.undo_moves_by_milp(step_deadline):
+                    break
             search.settings = settings
         labels, oversize = search.labels, setup.oversize
         method = "realignment local search"

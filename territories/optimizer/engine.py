@@ -447,6 +447,99 @@ class Search:
                 applied += 1
         return applied > 0
 
+    def undo_moves_by_milp(self, deadline: float, band_share: float = 0.99, time_limit: float = 1.5) -> bool:
+        """Realignment: once every territory is within the band, pick a set of boundary moves that
+        lowers the move cost most (units going home, and units of less move weight leaving in
+        exchange) while every free territory stays inside band_share × its tolerance on every
+        measure. Single moves home stall where a territory has no room for one unit more or less; a
+        programme finds the exchanges. Articulation units and neighbours of another moving unit are
+        left out, so territories stay connected; the set is undone if applying it leaves the band."""
+        if self.move_cost is None or deadline - time.monotonic() < 0.5:
+            return False
+        unit, frm, to, _ = self.candidate_moves(include_balance=False)
+        if len(unit) == 0:
+            return False
+        original = self.original[unit]
+        gain = self.move_cost[unit] * ((to != original).astype(float) - (frm != original).astype(float))
+        keep = ~self._articulation_units()[unit]
+        unit, frm, to, gain = unit[keep], frm[keep], to[keep], gain[keep]
+        if not (gain < 0).any():
+            return False
+        count = len(unit)
+        m = self.values.shape[1]
+        free = np.flatnonzero(~self.frozen)
+        nf = len(free)
+        position = np.full(self.k, -1, dtype=np.int64)
+        position[free] = np.arange(nf)
+        rows, cols, data, lower, upper = [], [], [], [], []
+        row = 0
+        units_moving, slot = np.unique(unit, return_inverse=True)
+        rows.append(slot)
+        cols.append(np.arange(count))
+        data.append(np.ones(count))
+        lower.append(np.full(len(units_moving), -np.inf))
+        upper.append(np.ones(len(units_moving)))
+        row += len(units_moving)
+        # two neighbouring units do not both move (the connectivity of each move is checked alone)
+        local = np.full(self.n, -1, dtype=np.int64)
+        local[units_moving] = np.arange(len(units_moving))
+        pair = (local[self.edge_source] >= 0) & (local[self.edge_target] >= 0) & (self.edge_source < self.edge_target)
+        pairs = np.column_stack([local[self.edge_source[pair]], local[self.edge_target[pair]]])
+        if len(pairs):
+            moves_of = [[] for _ in range(len(units_moving))]
+            for index, s_ in enumerate(slot.tolist()):
+                moves_of[s_].append(index)
+            for p_, (i, j) in enumerate(pairs.tolist()):
+                for index in moves_of[i] + moves_of[j]:
+                    rows.append(np.asarray([row + p_]))
+                    cols.append(np.asarray([index]))
+                    data.append(np.ones(1))
+            lower.append(np.full(len(pairs), -np.inf))
+            upper.append(np.ones(len(pairs)))
+            row += len(pairs)
+        values = self.values[unit]
+        for measure in range(m):
+            if self.weights[measure] <= 0:
+                continue
+            band = self.tol[free, measure] * band_share
+            current = self.sums[free, measure]
+            for territories, sign in ((frm, -1.0), (to, 1.0)):
+                inside = position[territories] >= 0
+                rows.append(row + position[territories][inside])
+                cols.append(np.arange(count)[inside])
+                data.append(sign * values[inside, measure])
+            # never further out than now where a territory is already beyond this band
+            lower.append(np.minimum(1.0 - band, current) - current)
+            upper.append(np.maximum(1.0 + band, current) - current)
+            row += nf
+        matrix = sparse.csr_matrix(
+            (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(row, count)
+        )
+        result = milp(
+            gain,
+            constraints=LinearConstraint(matrix, np.concatenate(lower), np.concatenate(upper)),
+            integrality=np.ones(count),
+            bounds=Bounds(0, 1),
+            options={"time_limit": max(0.5, min(deadline - time.monotonic(), time_limit)), "mip_rel_gap": 0.02},
+        )
+        if result.x is None:
+            return False
+        chosen = np.flatnonzero(result.x > 0.5)
+        if len(chosen) == 0 or float(gain[chosen].sum()) >= -1e-9:
+            return False
+        before = self.labels.copy()
+        excess_before = self.max_excess()
+        applied = 0
+        for index in chosen.tolist():
+            u, source, target = int(unit[index]), int(frm[index]), int(to[index])
+            if self.label_list[u] == source and self.count[source] > 1 and self.keeps_connected(u, source):
+                self.apply(u, target)
+                applied += 1
+        if applied == 0 or self.max_excess() > max(excess_before, band_share) + 1e-9:
+            self.set_labels(before)
+            return False
+        return True
+
     def _articulation_units(self) -> np.ndarray:
         lab = self.labels
         same = lab[self.edge_source] == lab[self.edge_target]

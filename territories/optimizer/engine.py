@@ -37,6 +37,7 @@ class Weights:
     centring: float = 0.02  # small pull towards the mean even inside the tolerance band
     linear_pp: bool = False  # compactness as 1 − Polsby-Popper (mean) instead of 1/PP (worst)
     move_cost: float = 0.0  # realignment: cost of moving a unit, per unit of move weight share
+    polish_mean_pp: bool = True  # design: a last descent on the mean Polsby-Popper alone (see README)
 
 
 class Search:

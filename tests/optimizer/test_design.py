@@ -174,3 +174,14 @@ def test_bad_k(grid_units, k, message):
 def test_unknown_measure(grid_units):
     with pytest.raises(OptimizerInputError, match="no measure named 'revenue'"):
         design(grid_units, 3, {"revenue": (1.0, 0.05)})
+
+
+@pytest.mark.parametrize("k, seed", [(4, 1), (6, 2)])
+def test_last_descent_on_mean_polsby_popper_rounds_the_territories(grid_units, k, seed):
+    from territories.optimizer.engine import Weights
+
+    balance = {"population": (1.0, 0.02)}
+    polished = design(grid_units, k, balance, seed=seed, time_limit=20)
+    without = design(grid_units, k, balance, seed=seed, time_limit=20, weights=Weights(polish_mean_pp=False))
+    assert polished.report["within_tolerance"] and polished.report["contiguous"]
+    assert polished.report["polsby_popper_mean"] > without.report["polsby_popper_mean"]

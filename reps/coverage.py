@@ -259,16 +259,16 @@ class RankedBook:
         fields = [field for field in Account._meta.concrete_fields if field.attname in BOOK_ACCOUNT_COLUMNS]
         sql = _BOOK_PAGE_SQL.format(columns=", ".join(f'a."{field.column}"' for field in fields),
                                     last_visit=_last_visit_sql(), scope=scope)
-        at = self.at
+        at, db = self.at, self.db
         params = (at, at, at, at, list(VISIT_KINDS), at, *scope_params, limit, offset)
         # SET LOCAL: the settings end with this transaction (a savepoint inside a caller's, which keeps them).
-        with transaction.atomic(using=self.db), connections[self.db].cursor() as cursor:
+        with transaction.atomic(using=db), connections[db].cursor() as cursor:
             cursor.execute(_BOOK_RANKING_SETTINGS)
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         names, accounts = [field.attname for field in fields], []
         for row in rows:
-            account = Account.from_db(self.db, names, row[:len(names)])  # as the ORM builds them: others deferred
+            account = Account.from_db(db, names, row[:len(names)])  # as the ORM builds them: others deferred
             for name, value in zip(_BOOK_PAGE_ANNOTATIONS, row[len(names):-1], strict=True):
                 setattr(account, name, value)
             accounts.append(account)

@@ -86,13 +86,19 @@ DATABASES = {
 }
 # GeoDjango needs the PostGIS backend whatever scheme the URL used.
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
-# Allocation runs and imports work in temporary tables of a few hundred MB; PostgreSQL's 8 MB default sends them to
-# disk files. The buffers are taken only as temporary tables fill them, and can only be set before a session's
-# first temporary table, hence on connecting.
-DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c temp_buffers={env('DATABASE_TEMP_BUFFERS', '256MB')}"
+# Set on connecting:
+# - temp_buffers: allocation runs and imports work in temporary tables of a few hundred MB, which PostgreSQL's 8 MB
+#   default sends to disk files; the buffers are taken only as temporary tables fill them, and can only be set
+#   before a session's first temporary table;
+# - jit: the app's statements are short, and JIT compiled a large book's page for longer (0.16-0.3 s) than it then
+#   ran; DATABASE_JIT=on gives it back (docker-compose's PostgreSQL has it off too).
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+    f"-c temp_buffers={env('DATABASE_TEMP_BUFFERS', '256MB')} -c jit={env('DATABASE_JIT', 'off')}"
+)
 if env("DATABASE_REPLICA_URL"):
     DATABASES["replica"] = dj_database_url.parse(env("DATABASE_REPLICA_URL"), conn_max_age=60)
     DATABASES["replica"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+    DATABASES["replica"]["OPTIONS"] = {"options": f"-c jit={env('DATABASE_JIT', 'off')}"}
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     DATABASE_ROUTERS = ["config.db_router.ReadReplicaRouter"]
 

@@ -38,6 +38,7 @@ class Weights:
     linear_pp: bool = False  # compactness as 1 − Polsby-Popper (mean) instead of 1/PP (worst)
     move_cost: float = 0.0  # realignment: cost of moving a unit, per unit of move weight share
     polish_mean_pp: bool = True  # design: a last descent on the mean Polsby-Popper alone (see README)
+    both_starts: bool = True  # design: search from the power diagram and from bisection, keep the better
 
 
 class Search:
@@ -149,6 +150,15 @@ class Search:
         if self.move_cost is not None:
             total += float(self.move_cost[self.labels != self.original].sum())
         return total
+
+    def mean_polsby_popper(self) -> float:
+        """Mean 4πA/P² over the free territories, from the running sums (exact: the perimeter is the
+        sum of the units' perimeters less twice the boundary they share inside the territory)."""
+        free = ~self.frozen & (self.count > 0)
+        if not free.any():
+            return 0.0
+        area, perimeter = self.territory_area[free], np.maximum(self.territory_perimeter[free], 1e-12)
+        return float((4.0 * math.pi * area / perimeter**2).mean())
 
     def max_excess(self) -> float:
         """Largest |deviation| / tolerance over free territories and measures (≤ 1 is feasible)."""

@@ -185,3 +185,15 @@ def test_last_descent_on_mean_polsby_popper_rounds_the_territories(grid_units, k
     without = design(grid_units, k, balance, seed=seed, time_limit=20, weights=Weights(polish_mean_pp=False))
     assert polished.report["within_tolerance"] and polished.report["contiguous"]
     assert polished.report["polsby_popper_mean"] > without.report["polsby_popper_mean"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_search_from_both_starts_keeps_the_rounder_balanced_plan(grid_units, seed):
+    from territories.optimizer.engine import Weights
+
+    balance = {"population": (1.0, 0.02)}
+    both = design(grid_units, 6, balance, seed=seed, time_limit=20)
+    power_only = design(grid_units, 6, balance, seed=seed, time_limit=20, weights=Weights(both_starts=False))
+    assert both.report["within_tolerance"] and both.report["contiguous"]
+    assert both.report["polsby_popper_mean"] >= power_only.report["polsby_popper_mean"]
+    assert both.report["best_start_method"] in ("power diagram", "recursive bisection")

@@ -115,6 +115,24 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     log.close()
 
 
+@pytest.fixture(autouse=True)
+def worker_jobs_finish(request):
+    """A test that uses the real worker ends only once the jobs queued during it have finished, follow-ups included
+    (an allocation queues a KPI refresh): the database flush after the test deadlocks with a job still writing."""
+    if "celery_worker_process" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("transactional_db")  # set up first, so torn down (flushed) after the wait below
+    from core.models import Job
+
+    last_before = Job.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    yield
+    unfinished = Job.objects.filter(pk__gt=last_before, status__in=[Job.Status.QUEUED, Job.Status.RUNNING])
+    deadline = time.monotonic() + 30
+    while unfinished.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):
     """Poll until predicate() is truthy; returns its value or raises after timeout."""
     deadline = time.monotonic() + timeout

@@ -236,15 +236,17 @@ class RankedBook:
     Pages through `page(offset, limit)`, or as a sequence (count() and slices) for django's Paginator.
     """
 
-    def __init__(self, *, user, at: dt.datetime | None = None):
+    def __init__(self, *, user, at: dt.datetime | None = None, located: bool = False):
         self.at = at or timezone.now()
         self.account_ids = account_ids_for_user(user=user)  # None: every account
+        self.located = located  # only the accounts with a location (a map's markers)
 
     def _scope(self) -> tuple[str, tuple]:
+        located = f' AND "{_TABLES["account"]}".location IS NOT NULL' if self.located else ""
         if self.account_ids is None:
-            return "true", ()
+            return f"true{located}", ()
         sql, params = self.account_ids.order_by().query.get_compiler(self.account_ids.db).as_sql()
-        return f'"{_TABLES["account"]}".id IN ({sql})', tuple(params)
+        return f'"{_TABLES["account"]}".id IN ({sql}){located}', tuple(params)
 
     @property
     def db(self) -> str:
@@ -275,9 +277,10 @@ class RankedBook:
         return accounts, (rows[0][-1] if rows else None)
 
     def count(self) -> int:
+        accounts = Account.objects.filter(location__isnull=False) if self.located else Account.objects.all()
         if self.account_ids is None:
-            return Account.objects.count()
-        return Account.objects.filter(pk__in=self.account_ids).count()
+            return accounts.count()
+        return accounts.filter(pk__in=self.account_ids).count()
 
     def __len__(self) -> int:
         return self.count()

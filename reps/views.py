@@ -19,6 +19,7 @@ from django.utils import timezone
 from reps import services
 from reps.call_plans import call_plan_build, call_plan_ics, week_start_for
 from reps.coverage import (
+    RankedBook,
     account_attention_annotate,
     account_attention_order,
     account_list_for_user,
@@ -32,6 +33,7 @@ from reps.filters import BookAccountFilterSet, RepFilterSet
 from reps.forms import ActivityForm, CallPlanForm, MatchForm, RepForm
 from reps.matching import rep_territory_match_proposal
 from reps.models import Rep, RepAssignment
+from reps.pagination import BookPaginator
 from reps.selectors import (
     rep_assignments_current_for_rep,
     rep_editable_list,
@@ -68,9 +70,11 @@ def _map_context(*, features: list[dict], boundaries: list[dict] | None = None, 
 
 
 def _account_feature(account, *, detail: bool = True) -> dict:
+    # A ranked book's accounts bring their coordinates as floats (their location is not read).
+    lon, lat = (account.longitude, account.latitude) if hasattr(account, "longitude") else account.location.coords
     return {
-        "id": account.pk, "name": account.name, "tier": account.tier, "lon": account.location.x,
-        "lat": account.location.y, "status": account_status(account),
+        "id": account.pk, "name": account.name, "tier": account.tier, "lon": lon, "lat": lat,
+        "status": account_status(account),
         "url": reverse("reps:my-account", args=[account.pk]) if detail else "",
     }
 
@@ -88,11 +92,16 @@ def my_book(request):
     scenario = scenario_active()
     accounts = account_attention_order(account_attention_annotate(account_list_for_user(user=request.user)))
     filterset = BookAccountFilterSet(request.GET, queryset=accounts)
-    filtered = filterset.qs
-    page = Paginator(filtered, 50).get_page(request.GET.get("page"))
+    if set(request.GET) - {"page"}:  # filtered: the annotated queryset
+        filtered = filterset.qs
+        page = Paginator(filtered, 50).get_page(request.GET.get("page"))
+        located = filtered.filter(location__isnull=False)[:MAP_ACCOUNT_LIMIT]
+    else:  # the book as it comes, ranked on the keys of its order (a big book's page took seconds otherwise)
+        page = BookPaginator(RankedBook(user=request.user), 50).get_page(request.GET.get("page"))
+        located = RankedBook(user=request.user, located=True).page(0, MAP_ACCOUNT_LIMIT)[0]
     for account in page:
         account.status = account_status(account)
-    mapped = [_account_feature(a) for a in filtered.filter(location__isnull=False)[:MAP_ACCOUNT_LIMIT]]
+    mapped = [_account_feature(a) for a in located]
     territories = list(territory_list_for_user(user=request.user, scenario=scenario).filter(children__isnull=True)
                        ) if scenario else []
     query = request.GET.copy()

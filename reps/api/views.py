@@ -7,7 +7,6 @@ manager only reaches their teams' part of the hierarchy; objects outside the sco
 import datetime as dt
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -28,7 +27,7 @@ from core.api.bulk import (
     bulk_too_large_response,
 )
 from core.api.filtering import NOT_FILTER_PARAMETERS, FilterWhenAskedMixin
-from core.api.pagination import CountWithPagePagination, CountWithPagePaginator, PageOrCursorPagination
+from core.api.pagination import CountWithPagePagination, PageOrCursorPagination
 from performance.models import Activity
 from reps import services
 from reps.api.bulk import (
@@ -67,6 +66,7 @@ from reps.coverage import (
 from reps.filters import ActivityFilterSet, BookAccountFilterSet, RepAssignmentFilterSet, RepFilterSet
 from reps.matching import rep_territory_match_proposal
 from reps.models import Rep, RepAssignment, VisitCadence
+from reps.pagination import BookPaginator
 from reps.selectors import (
     rep_assignment_list,
     rep_editable_list,
@@ -412,21 +412,6 @@ class CallPlanViewSet(viewsets.GenericViewSet):
                                 content_type="text/calendar; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="call-plan-{plan.week_start}.ics"'
         return response
-
-
-class BookPaginator(CountWithPagePaginator):
-    """Pages a RankedBook with the book's size read with the page's ranking (as CountWithPagePaginator does for a
-    queryset); anything else as CountWithPagePaginator."""
-
-    def page(self, number):
-        if not isinstance(self.object_list, RankedBook):
-            return super().page(number)
-        number = self.validate_number_without_count(number)
-        rows, total = self.object_list.page((number - 1) * self.per_page, self.per_page)
-        if not rows:
-            return Paginator.page(self, number)  # past the end (or an empty book): counted, as plain pages are
-        self.count = total  # cached_property: the page's figure stands for the count query
-        return self._get_page(rows, number, self)
 
 
 class BookPagination(CountWithPagePagination):

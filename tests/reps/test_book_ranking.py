@@ -182,3 +182,18 @@ def test_admin_and_scenario_less_books(book, admin_user, rep_user, world):
     world.scenario.save()
     assert ranked(rep_user, at=at, size=7) == ([], set())
     assert RankedBook(user=rep_user, at=at).count() == 0
+
+
+def test_the_book_page_lists_and_maps_the_book_in_its_order(book, rep_user, client):
+    client.force_login(rep_user)
+    expected = list(account_book_list(user=rep_user).values_list("pk", flat=True))
+    listed = [account.pk for account in client.get("/reps/me/").context["page"]]
+    assert listed == expected[:50]
+    nowhere = book["twin"]
+    nowhere.location = None
+    nowhere.save(update_fields=["location"])
+    response = client.get("/reps/me/")
+    assert [f["id"] for f in response.context["map_data"]["accounts"]] == [pk for pk in expected if pk != nowhere.pk]
+    mapped = {f["id"]: f for f in response.context["map_data"]["accounts"]}
+    first = book["never A"]
+    assert (mapped[first.pk]["lon"], mapped[first.pk]["lat"], mapped[first.pk]["status"]) == (-97.7, 30.3, "never")

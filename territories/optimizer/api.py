@@ -321,8 +321,10 @@ def design(
                 search.settings = dataclasses.replace(search.settings, linear_pp=True, perimeter_share=1.0)
                 search.descend(start_deadline)
             feasible = search.max_excess() <= 1.0 + 1e-9
-            # among balanced plans, the criterion itself (the objective adds the pull towards the mean)
-            shape = -search.mean_polsby_popper() if feasible and settings.polish_mean_pp else search.objective()
+            # between plans from both starts, the criterion itself (the objective adds the pull towards the mean,
+            # which can outweigh a rounder plan); otherwise the objective, as the search's own measure
+            by_pp = feasible and settings.polish_mean_pp and settings.both_starts
+            shape = -search.mean_polsby_popper() if by_pp else search.objective()
             score = (not feasible, shape if feasible else search.max_excess())
             if best is None or score < best[0]:
                 best = (score, search.labels.copy(), start, method)

@@ -38,7 +38,7 @@ class Weights:
     linear_pp: bool = False  # compactness as 1 − Polsby-Popper (mean) instead of 1/PP (worst)
     move_cost: float = 0.0  # realignment: cost of moving a unit, per unit of move weight share
     polish_mean_pp: bool = True  # design: a last descent on the mean Polsby-Popper alone (see README)
-    both_starts: bool = True  # design: search from the power diagram and from bisection, keep the better
+    both_starts: bool = False  # design: search from the power diagram and from bisection too, keep the better (README)
 
 
 class Search:

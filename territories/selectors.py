@@ -3,11 +3,13 @@
 from django.db import connection
 from django.db.models import QuerySet
 
+from core.request_memo import request_memo
 from territories.models import Scenario, Territory
 
 
 def scenario_active() -> Scenario | None:
-    return Scenario.objects.filter(status=Scenario.Status.ACTIVE).first()
+    """The active scenario (read once per read-only request: see core.request_memo)."""
+    return request_memo("scenario_active", lambda: Scenario.objects.filter(status=Scenario.Status.ACTIVE).first())
 
 
 def territory_leaves(*, scenario: Scenario) -> QuerySet[Territory]:

@@ -41,6 +41,18 @@ class Weights:
     both_starts: bool = False  # design: search from the power diagram and from bisection too, keep the better (README)
 
 
+def _at_most_one_move_per_unit(unit: np.ndarray, blocks: tuple[list, list, list, list, list]):
+    """Append to a programme's (rows, cols, data, lower, upper) the rows saying that each unit takes at most one of
+    the moves (one variable per entry of `unit`, rows from 0). Returns the distinct units and each move's row."""
+    units_moving, slot = np.unique(unit, return_inverse=True)
+    rows, cols, data, lower, upper = blocks
+    rows.append(slot)
+    cols.append(np.arange(len(unit)))
+    data.append(np.ones(len(unit)))
+    lower.append(np.full(len(units_moving), -np.inf))
+    upper.append(np.ones(len(units_moving)))
+    return units_moving, slot
+
 class Search:
     """Incremental state of one partition and the moves that improve it."""
 
@@ -400,17 +412,9 @@ class Search:
         slack_count = 2 * nf * m
         big = 1e3 * (float(cost.max()) + 1.0)
         objective = np.concatenate([cost, np.full(slack_count, big)])
-        rows, cols, data = [], [], []
-        lower, upper = [], []
-        row = 0
-        # a unit moves at most once
-        units_moving, slot = np.unique(unit, return_inverse=True)
-        rows.append(slot)
-        cols.append(np.arange(count))
-        data.append(np.ones(count))
-        lower.append(np.full(len(units_moving), -np.inf))
-        upper.append(np.ones(len(units_moving)))
-        row += len(units_moving)
+        rows, cols, data, lower, upper = [], [], [], [], []
+        units_moving, _slot = _at_most_one_move_per_unit(unit, (rows, cols, data, lower, upper))
+        row = len(units_moving)
         # every free territory inside the band on every measure, or paying for the slack
         values = self.values[unit]
         position = np.full(self.k, -1, dtype=np.int64)
@@ -483,14 +487,8 @@ class Search:
         position = np.full(self.k, -1, dtype=np.int64)
         position[free] = np.arange(nf)
         rows, cols, data, lower, upper = [], [], [], [], []
-        row = 0
-        units_moving, slot = np.unique(unit, return_inverse=True)
-        rows.append(slot)
-        cols.append(np.arange(count))
-        data.append(np.ones(count))
-        lower.append(np.full(len(units_moving), -np.inf))
-        upper.append(np.ones(len(units_moving)))
-        row += len(units_moving)
+        units_moving, slot = _at_most_one_move_per_unit(unit, (rows, cols, data, lower, upper))
+        row = len(units_moving)
         # two neighbouring units do not both move (the connectivity of each move is checked alone)
         local = np.full(self.n, -1, dtype=np.int64)
         local[units_moving] = np.arange(len(units_moving))

@@ -236,13 +236,12 @@ class RankedBook:
     Pages through `page(offset, limit)`, or as a sequence (count() and slices) for django's Paginator.
     """
 
-    def __init__(self, *, user, at: dt.datetime | None = None, located: bool = False):
+    def __init__(self, *, user, at: dt.datetime | None = None):
         self.at = at or timezone.now()
         self.account_ids = account_ids_for_user(user=user)  # None: every account
-        self.located = located  # only the accounts with a location (a map's markers)
 
-    def _scope(self) -> tuple[str, tuple]:
-        located = f' AND "{_TABLES["account"]}".location IS NOT NULL' if self.located else ""
+    def _scope(self, *, located: bool) -> tuple[str, tuple]:
+        located = f' AND "{_TABLES["account"]}".location IS NOT NULL' if located else ""
         if self.account_ids is None:
             return f"true{located}", ()
         sql, params = self.account_ids.order_by().query.get_compiler(self.account_ids.db).as_sql()
@@ -252,12 +251,12 @@ class RankedBook:
     def db(self) -> str:
         return Account.objects.all().db
 
-    def page(self, offset: int, limit: int) -> tuple[list[Account], int | None]:
+    def page(self, offset: int, limit: int, *, located: bool = False) -> tuple[list[Account], int | None]:
         """The accounts of a page, annotated as account_book_list annotates them and in its order, and the book's
-        size (None when the page is past the end)."""
+        size (None when the page is past the end); `located`: only the accounts with a location (a map's markers)."""
         if self.account_ids is not None and self.account_ids.query.is_empty():
             return [], 0
-        scope, scope_params = self._scope()
+        scope, scope_params = self._scope(located=located)
         fields = [field for field in Account._meta.concrete_fields if field.attname in BOOK_ACCOUNT_COLUMNS]
         sql = _BOOK_PAGE_SQL.format(columns=", ".join(f'a."{field.column}"' for field in fields),
                                     last_visit=_last_visit_sql(), scope=scope)
@@ -277,10 +276,9 @@ class RankedBook:
         return accounts, (rows[0][-1] if rows else None)
 
     def count(self) -> int:
-        accounts = Account.objects.filter(location__isnull=False) if self.located else Account.objects.all()
         if self.account_ids is None:
-            return accounts.count()
-        return accounts.filter(pk__in=self.account_ids).count()
+            return Account.objects.count()
+        return Account.objects.filter(pk__in=self.account_ids).count()
 
     def __len__(self) -> int:
         return self.count()

@@ -97,8 +97,9 @@ def my_book(request):
         page = Paginator(filtered, 50).get_page(request.GET.get("page"))
         located = filtered.filter(location__isnull=False)[:MAP_ACCOUNT_LIMIT]
     else:  # the book as it comes, ranked on the keys of its order (a big book's page took seconds otherwise)
-        page = BookPaginator(RankedBook(user=request.user), 50).get_page(request.GET.get("page"))
-        located = RankedBook(user=request.user, located=True).page(0, MAP_ACCOUNT_LIMIT)[0]
+        book = RankedBook(user=request.user)  # the user's scope is looked up once for the list and the map
+        page = BookPaginator(book, 50).get_page(request.GET.get("page"))
+        located = book.page(0, MAP_ACCOUNT_LIMIT, located=True)[0]
     for account in page:
         account.status = account_status(account)
     mapped = [_account_feature(a) for a in located]

@@ -282,10 +282,11 @@ def design(
             # where the load is very unevenly spread (a metropolis of small units beside empty plains) the power
             # diagram starts far from balance and the search cannot carry whole territories across the map in
             # time; recursive bisection starts balanced. Bisection alone where the power diagram's worst excess is
-            # five times bisection's (the demo: 133 tolerances off against 15); otherwise the search runs from both
-            # and the better plan is kept: on the counties bisection ends rounder at k = 50 (mean PP 0.243 against
-            # 0.224) and less round at k = 25 (0.195 against 0.232), and a start that misses the band loses to one
-            # that does not (bisection alone at k = 50 ended 2 of 7 runs above the 2% band)
+            # five times bisection's (the demo: 133 tolerances off against 15); otherwise the power diagram, or with
+            # Weights.both_starts the search runs from both and the better plan is kept: on the counties bisection
+            # ends rounder at k = 50 (mean PP 0.243 against 0.224) and less round at k = 25 (0.195 against 0.232),
+            # and a start that misses the band loses to one that does not (bisection alone at k = 50 ended 2 of 7
+            # runs above the 2% band)
             turn = np.random.default_rng([seed, start, 1]) if start else None  # the search's own stream unchanged
             cut = bisection_partition(x, y, area, load, open_units, open_labels, turn)
             for u, t in forced.items():

@@ -162,3 +162,25 @@ class AccountAssignment(models.Model):
             models.Index(fields=["rule"], condition=Q(rule__isnull=False), name="assignment_rule"),
             models.Index(fields=["override"], condition=Q(override__isnull=False), name="assignment_override"),
         ]
+
+
+class TerritoryAssignmentDigest(models.Model):
+    """A fingerprint of one territory's assignments in force: how many, and the XOR of a 64-bit hash of each
+    one's (account, source, rule, override), the columns an allocation compares.
+
+    Statement-level triggers on the assignment table keep it (migration 0008), so every write through the table
+    keeps it exact; the bulk path that attaches a scenario's own partition rebuilds the scenario's rows
+    (accounts.services.assignment_partitions). A full allocation compares its result's fingerprints with these and
+    joins against the assignments in force only in the territories whose fingerprints differ. XOR, because adding
+    and removing a row are the same operation and a territory holds an account at most once at a time.
+    """
+
+    territory = models.OneToOneField("territories.Territory", primary_key=True, on_delete=models.DO_NOTHING,
+                                     db_constraint=False, related_name="+")
+    scenario = models.ForeignKey("territories.Scenario", on_delete=models.DO_NOTHING, db_constraint=False,
+                                 related_name="+")
+    rows = models.BigIntegerField()
+    digest = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"territory {self.territory_id}: {self.rows} assignments in force"

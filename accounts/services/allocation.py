@@ -21,7 +21,9 @@ Everything is set-based SQL over temporary tables, in one transaction (a preview
 - one sort of the candidates' account ids says whether any account has several; only those are ranked, and
   their losing candidates are deleted in place, so the candidates become the result without a copy;
 - one hash join against the assignments in force finds what to close and what to open; one UPDATE and one
-  INSERT ... SELECT write exactly that (nothing, when nothing changed).
+  INSERT ... SELECT write exactly that (nothing, when nothing changed). A full run first compares each
+  territory's digest of its result with the digest the triggers keep of its assignments in force
+  (TerritoryAssignmentDigest) and joins only the territories that differ: after one boundary change, two.
 Modules: allocation_plan (hierarchy and rules to targets), allocation_matching (candidates, winners), this one.
 """
 
@@ -40,6 +42,7 @@ from accounts.services.allocation_matching import (
     _create_work_tables,
     _multi_matches,
     _resolve,
+    source_code_sql,
     source_sql,
 )
 from accounts.services.allocation_plan import NO_PRIORITY, _Plan, allocation_plan
@@ -50,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None] | None
 SAMPLE_LIMIT = 100  # accounts listed per category in a preview
+# A full run joins only the territories whose digests differ, unless more than this share of them do.
+DIGEST_FILTER_MAX_SHARE = 0.5
 __all__ = [
     "NO_PRIORITY",
     "allocation_execute",
@@ -65,11 +70,11 @@ _DIFF_SQL = f"""
 CREATE TEMP TABLE _alloc_diff ON COMMIT DROP AS
 SELECT cur.id AS current_id, cur.account_id AS current_account_id, cur.territory_id AS current_territory_id,
        res.account_id, res.territory_id, {source_sql("res")} AS source, res.rule_id, res.override_id, res.reason
-FROM _alloc_result res
+FROM (SELECT * FROM _alloc_result r WHERE TRUE {{result_territories}}) res
 FULL JOIN (
     SELECT c.id, c.account_id, c.territory_id, c.source, c.rule_id, c.override_id
     FROM accounts_accountassignment c
-    WHERE c.scenario_id = %s AND c.valid_to IS NULL {{current_scope}}
+    WHERE c.scenario_id = %s AND c.valid_to IS NULL {{current_scope}} {{current_territories}}
 ) cur
   ON cur.account_id = res.account_id AND cur.territory_id = res.territory_id AND cur.source = {source_sql("res")}
  AND coalesce(cur.rule_id, 0) = coalesce(res.rule_id, 0) AND coalesce(cur.override_id, 0) = coalesce(res.override_id, 0)
@@ -86,6 +91,22 @@ GROUP BY 1, 2
 """
 
 
+def _territories_changed(cursor, scenario_id: int, per_territory: list[tuple]) -> list[int] | None:
+    """The territories whose assignments in force differ from the result (by count or digest), or None when so
+    many differ that joining everything is as quick. Elsewhere result and assignments in force are the same rows,
+    so the diff, which matches rows within a territory, finds nothing there."""
+    cursor.execute(
+        "SELECT territory_id, rows, digest FROM accounts_territoryassignmentdigest WHERE scenario_id = %s",
+        [scenario_id],
+    )
+    in_force = {territory: (rows, digest) for territory, rows, digest in cursor.fetchall()}
+    result = {row[0]: (row[1], row[4]) for row in per_territory}
+    changed = sorted(pk for pk in in_force.keys() | result.keys() if in_force.get(pk) != result.get(pk))
+    if len(changed) > DIGEST_FILTER_MAX_SHARE * max(len(in_force), len(result)):
+        return None
+    return changed
+
+
 def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> dict:
     """What the run changes against the assignments in force, before anything is written. The differing rows
     (assignments to close, assignments to open) are found in one hash join with the assignments in force and kept
@@ -97,18 +118,30 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
         [plan.scenario_id],
     )
     had_current = cursor.fetchone()[0]
-    # One pass over the result: counts per territory and source (assigned, by source, and a first run's moves).
+    # One pass over the result: counts per territory and source (assigned, by source, and a first run's moves),
+    # and each territory's digest, as the triggers compute it for the assignments in force.
     cursor.execute(
-        "SELECT territory_id, count(*), count(rule_id), count(override_id) FROM _alloc_result GROUP BY territory_id"
+        "SELECT territory_id, count(*), count(rule_id), count(override_id),"
+        f" bit_xor(accounts_assignment_key_hash(account_id, {source_code_sql('_alloc_result')}, rule_id, override_id))"
+        " FROM _alloc_result GROUP BY territory_id"
     )
     per_territory = cursor.fetchall()
-    assigned = sum(count for _territory, count, _rules, _overrides in per_territory)
+    assigned = sum(row[1] for row in per_territory)
     by_source = {"rule": sum(row[2] for row in per_territory), "override": sum(row[3] for row in per_territory)}
     by_source["geography"] = assigned - by_source["rule"] - by_source["override"]
     by_source = {source: count for source, count in sorted(by_source.items()) if count}
     if had_current:
+        territories = {"result_territories": "", "current_territories": ""}
+        if not scope_sql:
+            changed = _territories_changed(cursor, plan.scenario_id, per_territory)
+            if changed is not None:
+                listed = "ARRAY[" + ",".join(str(int(pk)) for pk in changed) + "]::bigint[]"
+                territories = {  # with nothing changed, a constant false: the planner reads neither side
+                    "result_territories": f"AND r.territory_id = ANY({listed})" if changed else "AND FALSE",
+                    "current_territories": f"AND c.territory_id = ANY({listed})" if changed else "AND FALSE",
+                }
         # The assignments in force are read once, straight into the join (not copied to a work table first).
-        cursor.execute(_DIFF_SQL.format(current_scope=current_scope), [plan.scenario_id])
+        cursor.execute(_DIFF_SQL.format(current_scope=current_scope, **territories), [plan.scenario_id])
         cursor.execute(
             "SELECT count(*) FILTER (WHERE current_id IS NULL), count(*) FILTER (WHERE current_id IS NOT NULL)"
             " FROM _alloc_diff"
@@ -119,7 +152,7 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
         untouched = assigned - opening
         assigned_before = untouched + closing  # each assignment in force is either kept or closed
     else:  # a first run: everything is new, no join needed
-        rows = [(None, territory_id, count) for territory_id, count, _rules, _overrides in per_territory]
+        rows = [(None, row[0], row[1]) for row in per_territory]
         untouched = assigned_before = 0
     unchanged, moved, newly_assigned, newly_unassigned = untouched, 0, 0, 0
     moves = []

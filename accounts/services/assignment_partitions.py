@@ -6,7 +6,9 @@ the rows go into a plain table first, which is then indexed in bulk (sorted buil
 partition; the rows the scenario already had (history) move with it. Readers of other scenarios are not blocked
 while that happens: only the final swap takes locks, for a moment, and if it cannot have them within
 SWAP_LOCK_TIMEOUT (or a concurrent write put a row of the scenario in the default partition meanwhile) the rows go
-in through the ordinary path instead, so a write is never lost, only slower.
+in through the ordinary path instead, so a write is never lost, only slower. Rows that arrive this way bypass the
+triggers keeping the per-territory digests (accounts.models.TerritoryAssignmentDigest), so the swap rebuilds the
+scenario's digests from its new partition.
 """
 
 from __future__ import annotations
@@ -89,7 +91,25 @@ def _insert_into_own_partition(cursor, *, scenario_id: int, select_sql: str, par
         cursor.execute(f"DROP TABLE {staging}")
     else:
         cursor.execute(f"ANALYZE {own}")  # the planner's figures for the new partition, before anyone reads it
+        assignment_digests_rebuild(cursor, scenario_id=scenario_id)
     return written
+
+
+def assignment_digests_rebuild(cursor, *, scenario_id: int) -> None:
+    """Recompute a scenario's per-territory digests from its assignments in force (the triggers keep them
+    otherwise; see migration accounts 0008)."""
+    cursor.execute("DELETE FROM accounts_territoryassignmentdigest WHERE scenario_id = %s", [scenario_id])
+    cursor.execute(
+        """
+        INSERT INTO accounts_territoryassignmentdigest (territory_id, scenario_id, rows, digest)
+        SELECT territory_id, %s, count(*),
+               bit_xor(accounts_assignment_key_hash(account_id, accounts_assignment_source_code(source), rule_id,
+                                                    override_id))
+        FROM accounts_accountassignment WHERE scenario_id = %s AND valid_to IS NULL
+        GROUP BY territory_id
+        """,
+        [scenario_id, scenario_id],
+    )
 
 
 def _swap_in(cursor, *, scenario_id: int, own: str, staging: str) -> None:

@@ -1,0 +1,138 @@
+"""Per-territory fingerprints of the assignments in force (accounts.models.TerritoryAssignmentDigest), kept by
+statement-level triggers on the assignment table so that a full allocation can skip the territories whose
+assignments it would leave as they are.
+
+accounts_assignment_key_hash() is the one definition of what an assignment's fingerprint covers (the columns the
+allocation's diff compares besides the territory); the allocation hashes its result with the same function, giving
+the source as its number (accounts_assignment_source_code) straight from the rule and override columns.
+The triggers sit on the partitioned parent: their transition tables hold the rows of every partition a statement
+touched. Rows reaching zero are deleted, so a territory with nothing in force has no digest.
+"""
+
+import django.db.models.deletion
+from django.db import migrations, models
+
+DIGEST = "accounts_territoryassignmentdigest"
+
+# {rows} is the transition-table query: (territory_id, scenario_id, sign, key hash) of rows in force.
+APPLY = f"""
+    WITH applied AS (
+        INSERT INTO {DIGEST} AS d (territory_id, scenario_id, rows, digest)
+        SELECT territory_id, min(scenario_id), sum(sign), bit_xor(key_hash)
+        FROM ({{rows}}) changed
+        GROUP BY territory_id
+        ON CONFLICT (territory_id) DO UPDATE SET rows = d.rows + EXCLUDED.rows, digest = d.digest # EXCLUDED.digest
+        RETURNING territory_id, rows
+    )
+    SELECT array_agg(territory_id) FILTER (WHERE rows = 0) INTO emptied FROM applied;
+    IF emptied IS NOT NULL THEN
+        DELETE FROM {DIGEST} WHERE territory_id = ANY(emptied) AND rows = 0;
+    END IF"""
+
+
+def _in_force(table: str, sign: int) -> str:
+    return (
+        f"SELECT territory_id, scenario_id, {sign}::bigint AS sign, "
+        f"accounts_assignment_key_hash(account_id, accounts_assignment_source_code(source), rule_id, override_id) "
+        f"AS key_hash "
+        f"FROM {table} WHERE valid_to IS NULL"
+    )
+
+
+CREATE_SQL = f"""
+-- A small number per source, so the allocation can hash its result without text (see source_code_sql).
+CREATE FUNCTION accounts_assignment_source_code(source text) RETURNS int LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE source WHEN 'geography' THEN 1 WHEN 'rule' THEN 2 WHEN 'override' THEN 3 WHEN 'optimizer' THEN 4
+                         WHEN 'manual' THEN 5 WHEN 'import' THEN 6 ELSE 7 + (hashtext(source) & 127) END $$;
+
+-- Distinct (source, rule, override) give distinct seeds while ids stay below 2^28 (rules) and 2^28 (overrides).
+CREATE FUNCTION accounts_assignment_key_hash(account_id bigint, source_code int, rule_id bigint, override_id bigint)
+RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT hashint8extended(account_id,
+                              source_code::bigint # (coalesce(rule_id, 0) << 8) # (coalesce(override_id, 0) << 36)) $$;
+
+CREATE FUNCTION accounts_assignment_digest_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    emptied bigint[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+{APPLY.format(rows=_in_force("new_rows", 1))};
+    ELSIF TG_OP = 'UPDATE' THEN
+{APPLY.format(rows=_in_force("new_rows", 1) + " UNION ALL " + _in_force("old_rows", -1))};
+    ELSE
+{APPLY.format(rows=_in_force("old_rows", -1))};
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION accounts_assignment_digest_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM {DIGEST};
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER accounts_assignment_digest_insert AFTER INSERT ON accounts_accountassignment
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION accounts_assignment_digest_refresh();
+CREATE TRIGGER accounts_assignment_digest_update AFTER UPDATE ON accounts_accountassignment
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION accounts_assignment_digest_refresh();
+CREATE TRIGGER accounts_assignment_digest_delete AFTER DELETE ON accounts_accountassignment
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION accounts_assignment_digest_refresh();
+CREATE TRIGGER accounts_assignment_digest_truncate AFTER TRUNCATE ON accounts_accountassignment
+    FOR EACH STATEMENT EXECUTE FUNCTION accounts_assignment_digest_truncated();
+
+INSERT INTO {DIGEST} (territory_id, scenario_id, rows, digest)
+SELECT territory_id, min(scenario_id), count(*),
+       bit_xor(accounts_assignment_key_hash(account_id, accounts_assignment_source_code(source), rule_id, override_id))
+FROM accounts_accountassignment WHERE valid_to IS NULL
+GROUP BY territory_id;
+"""
+
+DROP_SQL = """
+DROP TRIGGER IF EXISTS accounts_assignment_digest_insert ON accounts_accountassignment;
+DROP TRIGGER IF EXISTS accounts_assignment_digest_update ON accounts_accountassignment;
+DROP TRIGGER IF EXISTS accounts_assignment_digest_delete ON accounts_accountassignment;
+DROP TRIGGER IF EXISTS accounts_assignment_digest_truncate ON accounts_accountassignment;
+DROP FUNCTION IF EXISTS accounts_assignment_digest_refresh();
+DROP FUNCTION IF EXISTS accounts_assignment_digest_truncated();
+DROP FUNCTION IF EXISTS accounts_assignment_key_hash(bigint, int, bigint, bigint);
+DROP FUNCTION IF EXISTS accounts_assignment_source_code(text);
+"""
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("accounts", "0007_account_external_id_no_like_index"),
+        ("territories", "0004_scenario_optimizer_report"),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="TerritoryAssignmentDigest",
+            fields=[
+                (
+                    "territory",
+                    models.OneToOneField(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="territories.territory",
+                    ),
+                ),
+                ("rows", models.BigIntegerField()),
+                ("digest", models.BigIntegerField()),
+                (
+                    "scenario",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="territories.scenario",
+                    ),
+                ),
+            ],
+        ),
+        migrations.RunSQL(CREATE_SQL, DROP_SQL),
+    ]

@@ -3,8 +3,8 @@ statement-level triggers on the assignment table so that a full allocation can s
 assignments it would leave as they are.
 
 accounts_assignment_key_hash() is the one definition of what an assignment's fingerprint covers (the columns the
-allocation's diff compares besides the territory); the allocation hashes its result with the same function, giving
-the source as its number (accounts_assignment_source_code) straight from the rule and override columns.
+allocation's diff compares besides the territory); the allocation hashes its result with the same function, with
+source code 0: its rows' source follows from their rule and override (accounts_assignment_source_code).
 The triggers sit on the partitioned parent: their transition tables hold the rows of every partition a statement
 touched. Rows reaching zero are deleted, so a territory with nothing in force has no digest.
 """
@@ -33,17 +33,23 @@ APPLY = f"""
 def _in_force(table: str, sign: int) -> str:
     return (
         f"SELECT territory_id, scenario_id, {sign}::bigint AS sign, "
-        f"accounts_assignment_key_hash(account_id, accounts_assignment_source_code(source), rule_id, override_id) "
+        f"accounts_assignment_key_hash(account_id, accounts_assignment_source_code(source, rule_id, override_id), rule_id, override_id) "
         f"AS key_hash "
         f"FROM {table} WHERE valid_to IS NULL"
     )
 
 
 CREATE_SQL = f"""
--- A small number per source, so the allocation can hash its result without text (see source_code_sql).
-CREATE FUNCTION accounts_assignment_source_code(source text) RETURNS int LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT CASE source WHEN 'geography' THEN 1 WHEN 'rule' THEN 2 WHEN 'override' THEN 3 WHEN 'optimizer' THEN 4
-                         WHEN 'manual' THEN 5 WHEN 'import' THEN 6 ELSE 7 + (hashtext(source) & 127) END $$;
+-- 0 when the source is the one an allocation gives a row with this rule and override (the override's, else the
+-- rule's, else the boundary's), so the allocation hashes its result without a source; a number of its own otherwise.
+CREATE FUNCTION accounts_assignment_source_code(source text, rule_id bigint, override_id bigint)
+RETURNS int LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE
+    WHEN source = CASE WHEN override_id IS NOT NULL THEN 'override' WHEN rule_id IS NULL THEN 'geography' ELSE 'rule' END
+    THEN 0
+    ELSE CASE source WHEN 'geography' THEN 1 WHEN 'rule' THEN 2 WHEN 'override' THEN 3 WHEN 'optimizer' THEN 4
+                     WHEN 'manual' THEN 5 WHEN 'import' THEN 6 ELSE 7 + (hashtext(source) & 127) END
+    END $$;
 
 -- Distinct (source, rule, override) give distinct seeds while ids stay below 2^28 (rules) and 2^28 (overrides).
 CREATE FUNCTION accounts_assignment_key_hash(account_id bigint, source_code int, rule_id bigint, override_id bigint)
@@ -83,7 +89,7 @@ CREATE TRIGGER accounts_assignment_digest_truncate AFTER TRUNCATE ON accounts_ac
 
 INSERT INTO {DIGEST} (territory_id, scenario_id, rows, digest)
 SELECT territory_id, min(scenario_id), count(*),
-       bit_xor(accounts_assignment_key_hash(account_id, accounts_assignment_source_code(source), rule_id, override_id))
+       bit_xor(accounts_assignment_key_hash(account_id, accounts_assignment_source_code(source, rule_id, override_id), rule_id, override_id))
 FROM accounts_accountassignment WHERE valid_to IS NULL
 GROUP BY territory_id;
 """
@@ -96,7 +102,7 @@ DROP TRIGGER IF EXISTS accounts_assignment_digest_truncate ON accounts_accountas
 DROP FUNCTION IF EXISTS accounts_assignment_digest_refresh();
 DROP FUNCTION IF EXISTS accounts_assignment_digest_truncated();
 DROP FUNCTION IF EXISTS accounts_assignment_key_hash(bigint, int, bigint, bigint);
-DROP FUNCTION IF EXISTS accounts_assignment_source_code(text);
+DROP FUNCTION IF EXISTS accounts_assignment_source_code(text, bigint, bigint);
 """
 
 

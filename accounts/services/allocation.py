@@ -42,7 +42,6 @@ from accounts.services.allocation_matching import (
     _create_work_tables,
     _multi_matches,
     _resolve,
-    source_code_sql,
     source_sql,
 )
 from accounts.services.allocation_plan import NO_PRIORITY, _Plan, allocation_plan
@@ -119,10 +118,11 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
     )
     had_current = cursor.fetchone()[0]
     # One pass over the result: counts per territory and source (assigned, by source, and a first run's moves),
-    # and each territory's digest, as the triggers compute it for the assignments in force.
+    # and each territory's digest, as the triggers compute it for the assignments in force (source code 0: a result
+    # row's source is the one its rule and override give).
     cursor.execute(
         "SELECT territory_id, count(*), count(rule_id), count(override_id),"
-        f" bit_xor(accounts_assignment_key_hash(account_id, {source_code_sql('_alloc_result')}, rule_id, override_id))"
+        " bit_xor(accounts_assignment_key_hash(account_id, 0, rule_id, override_id))"
         " FROM _alloc_result GROUP BY territory_id"
     )
     per_territory = cursor.fetchall()

@@ -208,11 +208,6 @@ def source_sql(alias: str) -> str:
     )
 
 
-def source_code_sql(alias: str) -> str:
-    """accounts_assignment_source_code(source_sql(alias)) (migration accounts 0008), without going through text:
-    hashing a million results, the text costs as much as the rest of the hash."""
-    return f"CASE WHEN {alias}.override_id IS NOT NULL THEN 3 WHEN {alias}.rule_id IS NULL THEN 1 ELSE 2 END"
-
 
 _EXCLUSIONS_SQL = """
 WITH RECURSIVE subtree(root_id, id) AS (

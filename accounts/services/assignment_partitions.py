@@ -103,8 +103,8 @@ def assignment_digests_rebuild(cursor, *, scenario_id: int) -> None:
         """
         INSERT INTO accounts_territoryassignmentdigest (territory_id, scenario_id, rows, digest)
         SELECT territory_id, %s, count(*),
-               bit_xor(accounts_assignment_key_hash(account_id, accounts_assignment_source_code(source), rule_id,
-                                                    override_id))
+               bit_xor(accounts_assignment_key_hash(
+                   account_id, accounts_assignment_source_code(source, rule_id, override_id), rule_id, override_id))
         FROM accounts_accountassignment WHERE scenario_id = %s AND valid_to IS NULL
         GROUP BY territory_id
         """,

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import AccountAssignment, TerritoryAssignmentDigest
 from accounts.services import allocation
 from accounts.services.allocation import allocation_preview, allocation_run
-from accounts.services.allocation_matching import source_code_sql, source_sql
+from accounts.services.allocation_matching import source_sql
 from accounts.services.overrides import override_create
 from territories.services import territory_boundary_set
 from territories.services.hierarchy import territory_delete
@@ -29,9 +29,8 @@ def recomputed() -> dict[int, tuple[int, int, int]]:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT territory_id, min(scenario_id), count(*),
-                   bit_xor(accounts_assignment_key_hash(account_id, accounts_assignment_source_code(source), rule_id,
-                                                        override_id))
+            SELECT territory_id, min(scenario_id), count(*), bit_xor(accounts_assignment_key_hash(
+                account_id, accounts_assignment_source_code(source, rule_id, override_id), rule_id, override_id))
             FROM accounts_accountassignment WHERE valid_to IS NULL GROUP BY territory_id
             """
         )
@@ -74,8 +73,9 @@ def test_digests_follow_every_kind_of_assignment_write(grid, settings, bulk):
     assert_digests_exact()
 
     # rows written and closed by the ORM, one at a time
-    manual = AccountAssignment.objects.create(scenario=scenario, account=accounts["A5"], territory=east,
-                                              source="manual", valid_from=timezone.now())
+    manual = AccountAssignment.objects.create(
+        scenario=scenario, account=accounts["A5"], territory=east, source="manual", valid_from=timezone.now()
+    )
     assert_digests_exact()
     manual.valid_to = manual.valid_from + dt.timedelta(seconds=1)
     manual.save()
@@ -157,19 +157,22 @@ def test_a_full_run_with_nothing_changed_joins_nothing(grid):
 
 
 def test_the_allocation_hashes_its_result_as_the_triggers_hash_assignments(db):
-    """source_code_sql is accounts_assignment_source_code(source_sql) without the text, and every source has a
-    number of its own."""
+    """The allocation hashes its rows with source code 0: the code of the source its rule and override give.
+    Any other source has a number of its own."""
     with connection.cursor() as cursor:
         for rule_id, override_id in [(None, None), (7, None), (None, 9), (7, 9)]:
             cursor.execute(
-                f"SELECT {source_code_sql('x')} = accounts_assignment_source_code({source_sql('x')})"
+                f"SELECT accounts_assignment_source_code({source_sql('x')}, x.rule_id, x.override_id)"
                 " FROM (SELECT %s::bigint AS rule_id, %s::bigint AS override_id) x",
                 [rule_id, override_id],
             )
-            assert cursor.fetchone()[0] is True
-        cursor.execute("SELECT count(DISTINCT accounts_assignment_source_code(s)) FROM unnest(%s::text[]) s",
-                       [AccountAssignment.Source.values])
-        assert cursor.fetchone()[0] == len(AccountAssignment.Source.values)
+            assert cursor.fetchone()[0] == 0
+            cursor.execute(
+                "SELECT count(DISTINCT code), min(code) FROM ("
+                "  SELECT accounts_assignment_source_code(s, %s, %s) AS code FROM unnest(%s::text[]) s) codes",
+                [rule_id, override_id, AccountAssignment.Source.values],
+            )
+            assert cursor.fetchone() == (len(AccountAssignment.Source.values), 0)
 
 
 def test_a_changed_source_alone_changes_the_digest(grid):

@@ -18,8 +18,10 @@ Everything is set-based SQL over temporary tables, in one transaction (a preview
   accounts' GiST index), with each rule's field tests evaluated only for the accounts inside its boundary;
 - field-only rules: those testing text fields for equality become a lookup table hash-joined with the accounts;
   the rest are compiled into one CASE array evaluated in a single scan;
-- one sort of the candidates' account ids says whether any account has several; only those are ranked, and
-  their losing candidates are deleted in place, so the candidates become the result without a copy;
+- one pass over the candidates counts them per territory; when they are as many as the accounts in scope and
+  their account ids hash (XOR) to the accounts' own, every account has exactly one; otherwise one sort of their
+  account ids says which have several. Only those are ranked, and their losing candidates are deleted in place,
+  so the candidates become the result without a copy;
 - one hash join against the assignments in force finds what to close and what to open; one UPDATE and one
   INSERT ... SELECT write exactly that (nothing, when nothing changed). A full run first compares each
   territory's digest of its result with the digest the triggers keep of its assignments in force
@@ -42,6 +44,8 @@ from accounts.services.allocation_matching import (
     _create_work_tables,
     _multi_matches,
     _resolve,
+    _Tallies,
+    _tallies,
     source_sql,
 )
 from accounts.services.allocation_plan import NO_PRIORITY, _Plan, allocation_plan
@@ -106,7 +110,7 @@ def _territories_changed(cursor, scenario_id: int, per_territory: list[tuple]) -
     return changed
 
 
-def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> dict:
+def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool, tallies: _Tallies | None) -> dict:
     """What the run changes against the assignments in force, before anything is written. The differing rows
     (assignments to close, assignments to open) are found in one hash join with the assignments in force and kept
     for the write; with none in force (a first run) there is nothing to join."""
@@ -117,16 +121,11 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
         [plan.scenario_id],
     )
     had_current = cursor.fetchone()[0]
-    # One pass over the result: counts per territory and source (assigned, by source, and a first run's moves),
-    # and each territory's digest, as the triggers compute it for the assignments in force (source code 0: a result
-    # row's source is the one its rule and override give).
-    cursor.execute(
-        "SELECT territory_id, count(*), count(rule_id), count(override_id),"
-        " bit_xor(accounts_assignment_key_hash(account_id, 0, rule_id, override_id))"
-        " FROM _alloc_result GROUP BY territory_id"
-    )
-    per_territory = cursor.fetchall()
-    assigned = sum(row[1] for row in per_territory)
+    # Counts per territory and source (assigned, by source, and a first run's moves) and each territory's digest,
+    # from the resolve step's pass over the result unless ranking deleted rows since.
+    tallies = tallies or _tallies(cursor, scope_sql=scope_sql)
+    per_territory = tallies.per_territory
+    assigned = tallies.assigned
     by_source = {"rule": sum(row[2] for row in per_territory), "override": sum(row[3] for row in per_territory)}
     by_source["geography"] = assigned - by_source["rule"] - by_source["override"]
     by_source = {source: count for source, count in sorted(by_source.items()) if count}
@@ -174,8 +173,7 @@ def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool) -> di
             }
         )
     moves.sort(key=lambda move: (-move["accounts"], move["from"] or "", move["to"] or ""))
-    cursor.execute(f"SELECT count(*) FROM accounts_account a WHERE TRUE {scope_sql}")
-    in_scope = cursor.fetchone()[0]
+    in_scope = tallies.in_scope
     summary = {
         "accounts_in_scope": in_scope,
         "assigned_before": assigned_before,
@@ -373,12 +371,12 @@ def allocation_execute(
             lap("match")
             if progress:
                 progress(55, "Resolving ties and overrides")
-            several = _resolve(cursor, plan, scope_sql=scope_sql)
+            several, tallies = _resolve(cursor, plan, scope_sql=scope_sql)
             multi_count, multi_listed = _multi_matches(cursor, plan, several=several, limit=SAMPLE_LIMIT)
             lap("resolve")
             if progress:
                 progress(70, "Comparing with the assignments in force")
-            summary = _summarise(cursor, plan, scope_sql=scope_sql, with_samples=dry_run)
+            summary = _summarise(cursor, plan, scope_sql=scope_sql, with_samples=dry_run, tallies=tallies)
             summary["multi_matches"] = multi_count
             summary["multi_match_accounts"] = multi_listed
             lap("summarise")

@@ -1,13 +1,16 @@
 """Allocation matching in SQL: every (account, leaf, rule) candidate, then one winner per account.
 
 The candidates table is narrow (account, territory, rule): the ranks that break ties are looked up from the
-targets only for the few accounts that have several candidates. Ties are found with one sort of the account ids
-(PostgreSQL's hash aggregate over a million distinct keys is several times slower), and the winners are chosen
-in place, so the candidates table becomes the result without copying a million rows.
+targets only for the few accounts that have several candidates. When there are as many candidates as accounts in
+scope and the XOR of a hash of their account ids equals the accounts' (every account matched exactly once, the
+usual state of a full alignment), there are no ties; otherwise ties are found with one sort of the account ids
+(PostgreSQL's hash aggregate over a million distinct keys is several times slower). The winners are chosen in
+place, so the candidates table becomes the result without copying a million rows.
 """
 
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from accounts.services.allocation_plan import _Plan
 from accounts.services.criteria import TEXT_FIELDS, criteria_compile
@@ -263,10 +266,51 @@ WHERE m.account_id = r.account_id
 """
 
 
-def _resolve(cursor, plan: _Plan, *, scope_sql: str) -> int:
+@dataclass
+class _Tallies:
+    """One pass over _alloc_result and one over the accounts in scope. `per_territory` rows are (territory, rows,
+    rows by rule, rows by override, digest as accounts.TerritoryAssignmentDigest computes it, XOR of account hashes)."""
+
+    per_territory: list[tuple]
+    in_scope: int
+    in_scope_xor: int
+
+    @property
+    def assigned(self) -> int:
+        return sum(row[1] for row in self.per_territory)
+
+    @property
+    def every_account_once(self) -> bool:
+        """As many result rows as accounts in scope, with the same XOR of account hashes: each account exactly once
+        (an account twice and another missing would need two ids with the same 64-bit hash)."""
+        combined = 0
+        for row in self.per_territory:
+            combined ^= row[5]
+        return self.assigned == self.in_scope and combined == self.in_scope_xor
+
+
+def _tallies(cursor, *, scope_sql: str) -> _Tallies:
+    # Source code 0 in the digest: a result row's source is the one its rule and override give.
+    cursor.execute(
+        "SELECT territory_id, count(*), count(rule_id), count(override_id),"
+        " bit_xor(accounts_assignment_key_hash(account_id, 0, rule_id, override_id)),"
+        " bit_xor(hashint8extended(account_id, 0))"
+        " FROM _alloc_result GROUP BY territory_id"
+    )
+    per_territory = cursor.fetchall()
+    cursor.execute(
+        "SELECT count(*), coalesce(bit_xor(hashint8extended(a.id, 0)), 0)"
+        f" FROM accounts_account a WHERE TRUE {scope_sql}"
+    )
+    in_scope, in_scope_xor = cursor.fetchone()
+    return _Tallies(per_territory=per_territory, in_scope=in_scope, in_scope_xor=in_scope_xor)
+
+
+def _resolve(cursor, plan: _Plan, *, scope_sql: str) -> tuple[int, _Tallies | None]:
     """Turn the candidates into _alloc_result, one row per account: its assign override, else its best candidate
     (deepest, then territory type priority, rule priority, territory code). Returns how many accounts had several
-    candidates; for those, _alloc_multi says which tied at the winning depth and how each tie was broken."""
+    candidates (for those, _alloc_multi says which tied at the winning depth and how each tie was broken) and the
+    result's tallies when ranking left the rows as they were (None when it deleted some)."""
     cursor.execute("ALTER TABLE _alloc_candidate RENAME TO _alloc_result")
     # Added without a default to rewrite: a metadata change, whatever the table's size.
     cursor.execute(
@@ -290,11 +334,14 @@ def _resolve(cursor, plan: _Plan, *, scope_sql: str) -> int:
             """,
             [plan.scenario_id],
         )
-    # Most accounts have exactly one candidate: one sort of the ids says whether any has more.
+    tallies = _tallies(cursor, scope_sql=scope_sql)
+    if tallies.every_account_once:
+        return 0, tallies
+    # Some accounts unmatched, or some matched more than once: one sort of the ids says which.
     cursor.execute("SELECT count(*), count(DISTINCT account_id) FROM _alloc_result")
     rows, accounts = cursor.fetchone()
     if rows == accounts:
-        return 0
+        return 0, tallies
     # Sorted grouping here too: far cheaper than hashing a million groups to keep a few.
     cursor.execute("SET LOCAL enable_hashagg = off")
     cursor.execute(
@@ -310,7 +357,7 @@ def _resolve(cursor, plan: _Plan, *, scope_sql: str) -> int:
         "DELETE FROM _alloc_result c USING _alloc_winner w WHERE c.account_id = w.account_id AND c.ctid <> w.row_id"
     )
     cursor.execute(_MULTI_MATCH_REASON_SQL)
-    return several
+    return several, None
 
 
 def _has_overrides(cursor, scenario_id: int, *, kind: str) -> bool:

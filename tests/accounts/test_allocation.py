@@ -5,6 +5,8 @@ import datetime as dt
 import pytest
 from django.contrib.gis.geos import Point
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import AccountAssignment, AccountOverride
@@ -53,6 +55,31 @@ def test_a_border_point_is_a_multi_match_resolved_by_code_and_listed(grid):
     assert preview.summary["multi_match_accounts"] == [
         {"account_id": preview.summary["multi_match_accounts"][0]["account_id"], "external_id": "B1",
          "territory": "E", "also_matched": ["W"], "resolved_by": "territory code"}]
+
+
+def test_every_account_matched_once_needs_no_sort_of_the_candidates(grid):
+    scenario, _region, _west, _east, accounts = grid
+    accounts["A4"].delete()
+    accounts["A5"].delete()
+    with CaptureQueriesContext(connection) as queries:
+        run = allocation_run(scenario=scenario)
+    assert run.summary["assigned"] == 3 and run.summary["unassigned"] == 0 and run.summary["multi_matches"] == 0
+    assert not [q for q in queries.captured_queries if "count(DISTINCT account_id)" in q["sql"]]
+
+
+def test_two_accounts_counted_twice_and_two_missing_are_still_ranked(grid):
+    """As many candidates as accounts (B1 and B2 on the border twice each, A4 and A5 nowhere): the hashes of
+    their ids tell the counts apart, and the sort finds the two ties."""
+    scenario, *_ = grid
+    AccountFactory(external_id="B1", location=Point(1.0, 0.5, srid=4326))
+    AccountFactory(external_id="B2", location=Point(1.0, 0.25, srid=4326))
+    with CaptureQueriesContext(connection) as queries:
+        run = allocation_run(scenario=scenario)
+    assert [q for q in queries.captured_queries if "count(DISTINCT account_id)" in q["sql"]]
+    assert run.summary["multi_matches"] == 2
+    assert run.summary["assigned"] == 5 and run.summary["unassigned"] == 2
+    assert {code for code, _source, _rule in current(scenario).values()} == {"W", "E"}
+    assert current(scenario)["B1"][0] == current(scenario)["B2"][0] == "E"
 
 
 def test_rules_type_priority_and_inheritance(grid):

@@ -14,13 +14,17 @@ from django.db import migrations, models
 
 DIGEST = "accounts_territoryassignmentdigest"
 
-# {rows} is the transition-table query: (territory_id, scenario_id, sign, key hash) of rows in force.
+# {rows} is the transition-table query: (territory_id, scenario_id, sign, key hash) of rows in force. Territories
+# whose rows in force a statement left as they were (an UPDATE of the reason, say) are skipped; the others are
+# locked in territory order, so concurrent writers queue instead of deadlocking.
 APPLY = f"""
     WITH applied AS (
         INSERT INTO {DIGEST} AS d (territory_id, scenario_id, rows, digest)
         SELECT territory_id, min(scenario_id), sum(sign), bit_xor(key_hash)
         FROM ({{rows}}) changed
         GROUP BY territory_id
+        HAVING sum(sign) <> 0 OR bit_xor(key_hash) <> 0
+        ORDER BY territory_id
         ON CONFLICT (territory_id) DO UPDATE SET rows = d.rows + EXCLUDED.rows, digest = d.digest # EXCLUDED.digest
         RETURNING territory_id, rows
     )

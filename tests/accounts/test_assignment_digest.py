@@ -101,6 +101,21 @@ def test_digests_follow_every_kind_of_assignment_write(grid, settings, bulk):
     assert kept() == {}
 
 
+def test_an_update_that_leaves_the_rows_in_force_as_they_were_does_not_touch_the_digests(grid):
+    scenario, *_ = grid
+    allocation_run(scenario=scenario)
+
+    def versions():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT territory_id, xmin::text FROM accounts_territoryassignmentdigest ORDER BY 1")
+            return cursor.fetchall()
+
+    before = versions()
+    AccountAssignment.objects.filter(scenario=scenario, valid_to__isnull=True).update(reason="Checked by hand")
+    assert versions() == before
+    assert_digests_exact()
+
+
 def test_a_territory_that_loses_all_its_accounts_loses_its_digest(grid):
     scenario, _region, west, east, _accounts = grid
     allocation_run(scenario=scenario)

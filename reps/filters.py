@@ -3,6 +3,8 @@
 import django_filters
 from django import forms
 from django.db.models import Q
+from django.db.models.functions import Lower
+from rest_framework.filters import OrderingFilter
 
 from accounts.models import Account
 from performance.models import Activity
@@ -101,3 +103,23 @@ class BookAccountFilterSet(django_filters.FilterSet):
 
     def filter_territory(self, queryset, name, value):
         return queryset.filter(assignments__territory_id=value, assignments__valid_to__isnull=True)
+
+
+class BookOrderingFilter(OrderingFilter):
+    """`?ordering=name` sorts names case-insensitively (then exactly, then by id), as a reader expects. It also keeps
+    PostgreSQL off the million-entry name index: the book's page brings its total as COUNT(*) OVER (), and the
+    planner, costing that window as if the LIMIT stopped it early, walked the index of every account to order a
+    22,000-account book (1.5 s against 0.08 s)."""
+
+    def filter_queryset(self, request, queryset, view):
+        ordering = self.get_ordering(request, queryset, view)
+        if not ordering:
+            return queryset
+        keys = []
+        for term in ordering:
+            if term.lstrip("-") == "name":
+                descending = term.startswith("-")
+                keys += [Lower("name").desc() if descending else Lower("name").asc(), term]
+            else:
+                keys.append(term)
+        return queryset.order_by(*keys, "pk")

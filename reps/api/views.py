@@ -11,6 +11,7 @@ from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status, viewsets
@@ -63,7 +64,13 @@ from reps.coverage import (
     coverage_by_territory,
     territory_workload,
 )
-from reps.filters import ActivityFilterSet, BookAccountFilterSet, RepAssignmentFilterSet, RepFilterSet
+from reps.filters import (
+    ActivityFilterSet,
+    BookAccountFilterSet,
+    BookOrderingFilter,
+    RepAssignmentFilterSet,
+    RepFilterSet,
+)
 from reps.matching import rep_territory_match_proposal
 from reps.models import Rep, RepAssignment, VisitCadence
 from reps.pagination import BookPaginator
@@ -423,6 +430,7 @@ class MyAccountViewSet(FilterWhenAskedMixin, viewsets.ReadOnlyModelViewSet):
 
     serializer_class = BookAccountSerializer
     filterset_class = BookAccountFilterSet
+    filter_backends = [DjangoFilterBackend, BookOrderingFilter]
     pagination_class = BookPagination  # a book's rows are found and ranked once, not again to count them
     ordering_fields = ["name", "potential", "days_overdue", "open_amount"]
 

@@ -44,6 +44,23 @@ def test_my_accounts_are_mine_only_and_sorted_by_attention(world, as_rep):
     assert [f["properties"]["name"] for f in filtered["results"]["features"]] == ["Cedar San Marcos"]
 
 
+def test_my_accounts_sort_by_name_ignoring_case(world, as_rep):
+    acme, bravo, cedar = world.mine
+    bravo.name = "bravo Round Rock"  # lower case: byte order would put it after the others
+    bravo.save(update_fields=["name"])
+
+    def names(ordering):
+        response = as_rep.get("/api/v1/me/accounts/", {"ordering": ordering})
+        assert response.status_code == 200
+        return [f["properties"]["name"] for f in response.json()["results"]["features"]]
+
+    assert names("name") == ["Acme Austin", "bravo Round Rock", "Cedar San Marcos"]
+    assert names("-name") == ["Cedar San Marcos", "bravo Round Rock", "Acme Austin"]
+    assert names("-potential,name") == [
+        a.name for a in sorted([acme, bravo, cedar], key=lambda a: (-a.potential, a.name.lower()))
+    ]
+
+
 def test_rep_cannot_read_or_write_other_reps_data(world, as_rep):
     assert [r["name"] for r in as_rep.get("/api/v1/reps/").json()["results"]] == ["Alice Central"]
     assert as_rep.get(f"/api/v1/reps/{world.other_rep.pk}/").status_code == 404

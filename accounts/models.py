@@ -165,22 +165,24 @@ class AccountAssignment(models.Model):
 
 
 class TerritoryAssignmentDigest(models.Model):
-    """A fingerprint of one territory's assignments in force: how many, and the XOR of a 64-bit hash of each
-    one's (account, source, rule, override), the columns an allocation compares.
+    """A change to the fingerprint of one territory's assignments in force: how many were added (negative: removed),
+    and the XOR of a 64-bit hash of each one's (account, source, rule, override), the columns an allocation compares.
+    A territory's fingerprint is the sum and XOR of its rows (assignment_digests_read).
 
-    Statement-level triggers on the assignment table keep it (migration 0008), so every write through the table
-    keeps it exact; the bulk path that attaches a scenario's own partition rebuilds the scenario's rows
-    (accounts.services.assignment_partitions). A full allocation compares its result's fingerprints with these and
-    joins against the assignments in force only in the territories whose fingerprints differ. XOR, because adding
-    and removing a row are the same operation and a territory holds an account at most once at a time.
+    Statement-level triggers on the assignment table append one row per territory a statement changed (migration
+    0008), so every write through the table keeps the fingerprints exact; appending takes no lock that another
+    writer waits for. A full allocation folds a scenario's rows into one per territory as it reads them, and the
+    bulk path that attaches a scenario's own partition rebuilds them (accounts.services.assignment_partitions).
+    XOR, because adding and removing a row are the same operation and a territory holds an account at most once
+    at a time.
     """
 
-    territory = models.OneToOneField("territories.Territory", primary_key=True, on_delete=models.DO_NOTHING,
-                                     db_constraint=False, related_name="+")
+    territory = models.ForeignKey("territories.Territory", on_delete=models.DO_NOTHING, db_constraint=False,
+                                  db_index=False, related_name="+")
     scenario = models.ForeignKey("territories.Scenario", on_delete=models.DO_NOTHING, db_constraint=False,
                                  related_name="+")
     rows = models.BigIntegerField()
     digest = models.BigIntegerField()
 
     def __str__(self) -> str:
-        return f"territory {self.territory_id}: {self.rows} assignments in force"
+        return f"territory {self.territory_id}: {self.rows:+} assignments in force"

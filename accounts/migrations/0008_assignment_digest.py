@@ -1,12 +1,12 @@
-"""Per-territory fingerprints of the assignments in force (accounts.models.TerritoryAssignmentDigest), kept by
-statement-level triggers on the assignment table so that a full allocation can skip the territories whose
+"""Per-territory fingerprints of the assignments in force (accounts.models.TerritoryAssignmentDigest), appended to
+by statement-level triggers on the assignment table so that a full allocation can skip the territories whose
 assignments it would leave as they are.
 
 accounts_assignment_key_hash() is the one definition of what an assignment's fingerprint covers (the columns the
 allocation's diff compares besides the territory); the allocation hashes its result with the same function, with
 source code 0: its rows' source follows from their rule and override (accounts_assignment_source_code).
 The triggers sit on the partitioned parent: their transition tables hold the rows of every partition a statement
-touched. Rows reaching zero are deleted, so a territory with nothing in force has no digest.
+touched.
 """
 
 import django.db.models.deletion
@@ -14,31 +14,20 @@ from django.db import migrations, models
 
 DIGEST = "accounts_territoryassignmentdigest"
 
-# {rows} is the transition-table query: (territory_id, scenario_id, sign, key hash) of rows in force. Territories
-# whose rows in force a statement left as they were (an UPDATE of the reason, say) are skipped; the others are
-# locked in territory order, so concurrent writers queue instead of deadlocking.
+# {rows} is the transition-table query: (territory_id, scenario_id, sign, key hash) of rows in force. One row per
+# territory whose rows in force the statement changed (an UPDATE of the reason alone changes none), appended.
 APPLY = f"""
-    WITH applied AS (
-        INSERT INTO {DIGEST} AS d (territory_id, scenario_id, rows, digest)
-        SELECT territory_id, min(scenario_id), sum(sign), bit_xor(key_hash)
-        FROM ({{rows}}) changed
-        GROUP BY territory_id
-        HAVING sum(sign) <> 0 OR bit_xor(key_hash) <> 0
-        ORDER BY territory_id
-        ON CONFLICT (territory_id) DO UPDATE SET rows = d.rows + EXCLUDED.rows, digest = d.digest # EXCLUDED.digest
-        RETURNING territory_id, rows
-    )
-    SELECT array_agg(territory_id) FILTER (WHERE rows = 0) INTO emptied FROM applied;
-    IF emptied IS NOT NULL THEN
-        DELETE FROM {DIGEST} WHERE territory_id = ANY(emptied) AND rows = 0;
-    END IF"""
+    INSERT INTO {DIGEST} (territory_id, scenario_id, rows, digest)
+    SELECT territory_id, min(scenario_id), sum(sign), bit_xor(key_hash)
+    FROM ({{rows}}) changed
+    GROUP BY territory_id
+    HAVING sum(sign) <> 0 OR bit_xor(key_hash) <> 0"""
 
 
 def _in_force(table: str, sign: int) -> str:
     return (
-        f"SELECT territory_id, scenario_id, {sign}::bigint AS sign, "
-        f"accounts_assignment_key_hash(account_id, accounts_assignment_source_code(source, rule_id, override_id), rule_id, override_id) "
-        f"AS key_hash "
+        f"SELECT territory_id, scenario_id, {sign}::bigint AS sign, accounts_assignment_key_hash(account_id, "
+        f"accounts_assignment_source_code(source, rule_id, override_id), rule_id, override_id) AS key_hash "
         f"FROM {table} WHERE valid_to IS NULL"
     )
 
@@ -62,8 +51,6 @@ AS $$ SELECT hashint8extended(account_id,
                               source_code::bigint # (coalesce(rule_id, 0) << 8) # (coalesce(override_id, 0) << 36)) $$;
 
 CREATE FUNCTION accounts_assignment_digest_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    emptied bigint[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
 {APPLY.format(rows=_in_force("new_rows", 1))};
@@ -120,17 +107,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="TerritoryAssignmentDigest",
             fields=[
-                (
-                    "territory",
-                    models.OneToOneField(
-                        db_constraint=False,
-                        on_delete=django.db.models.deletion.DO_NOTHING,
-                        primary_key=True,
-                        related_name="+",
-                        serialize=False,
-                        to="territories.territory",
-                    ),
-                ),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 ("rows", models.BigIntegerField()),
                 ("digest", models.BigIntegerField()),
                 (
@@ -140,6 +117,16 @@ class Migration(migrations.Migration):
                         on_delete=django.db.models.deletion.DO_NOTHING,
                         related_name="+",
                         to="territories.scenario",
+                    ),
+                ),
+                (
+                    "territory",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="territories.territory",
                     ),
                 ),
             ],

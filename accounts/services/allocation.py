@@ -25,7 +25,8 @@ Everything is set-based SQL over temporary tables, in one transaction (a preview
 - one hash join against the assignments in force finds what to close and what to open; one UPDATE and one
   INSERT ... SELECT write exactly that (nothing, when nothing changed). A full run first compares each
   territory's digest of its result with the digest the triggers keep of its assignments in force
-  (TerritoryAssignmentDigest) and joins only the territories that differ: after one boundary change, two.
+  (accounts.services.assignment_digests) and joins only the territories that differ: after one boundary change,
+  two.
 Modules: allocation_plan (hierarchy and rules to targets), allocation_matching (candidates, winners), this one.
 """
 
@@ -49,6 +50,7 @@ from accounts.services.allocation_matching import (
     source_sql,
 )
 from accounts.services.allocation_plan import NO_PRIORITY, _Plan, allocation_plan
+from accounts.services.assignment_digests import assignment_digests_read
 from accounts.services.assignment_partitions import assignments_insert
 from territories.models import Scenario
 
@@ -98,11 +100,7 @@ def _territories_changed(cursor, scenario_id: int, per_territory: list[tuple]) -
     """The territories whose assignments in force differ from the result (by count or digest), or None when so
     many differ that joining everything is as quick. Elsewhere result and assignments in force are the same rows,
     so the diff, which matches rows within a territory, finds nothing there."""
-    cursor.execute(
-        "SELECT territory_id, rows, digest FROM accounts_territoryassignmentdigest WHERE scenario_id = %s",
-        [scenario_id],
-    )
-    in_force = {territory: (rows, digest) for territory, rows, digest in cursor.fetchall()}
+    in_force = assignment_digests_read(cursor, scenario_id=scenario_id)
     result = {row[0]: (row[1], row[4]) for row in per_territory}
     changed = sorted(pk for pk in in_force.keys() | result.keys() if in_force.get(pk) != result.get(pk))
     if len(changed) > DIGEST_FILTER_MAX_SHARE * max(len(in_force), len(result)):

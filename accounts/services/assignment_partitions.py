@@ -19,6 +19,8 @@ import secrets
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
+from accounts.services.assignment_digests import assignment_digests_rebuild
+
 logger = logging.getLogger(__name__)
 
 PARENT = "accounts_accountassignment"
@@ -93,23 +95,6 @@ def _insert_into_own_partition(cursor, *, scenario_id: int, select_sql: str, par
         cursor.execute(f"ANALYZE {own}")  # the planner's figures for the new partition, before anyone reads it
         assignment_digests_rebuild(cursor, scenario_id=scenario_id)
     return written
-
-
-def assignment_digests_rebuild(cursor, *, scenario_id: int) -> None:
-    """Recompute a scenario's per-territory digests from its assignments in force (the triggers keep them
-    otherwise; see migration accounts 0008)."""
-    cursor.execute("DELETE FROM accounts_territoryassignmentdigest WHERE scenario_id = %s", [scenario_id])
-    cursor.execute(
-        """
-        INSERT INTO accounts_territoryassignmentdigest (territory_id, scenario_id, rows, digest)
-        SELECT territory_id, %s, count(*),
-               bit_xor(accounts_assignment_key_hash(
-                   account_id, accounts_assignment_source_code(source, rule_id, override_id), rule_id, override_id))
-        FROM accounts_accountassignment WHERE scenario_id = %s AND valid_to IS NULL
-        GROUP BY territory_id
-        """,
-        [scenario_id, scenario_id],
-    )
 
 
 def _swap_in(cursor, *, scenario_id: int, own: str, staging: str) -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Point
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -38,9 +38,16 @@ def recomputed() -> dict[int, tuple[int, int, int]]:
 
 
 def kept() -> dict[int, tuple[int, int, int]]:
-    return {
-        row.territory_id: (row.scenario_id, row.rows, row.digest) for row in TerritoryAssignmentDigest.objects.all()
-    }
+    """The same, from the rows the triggers appended (each territory's sum of counts and XOR of digests)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT territory_id, min(scenario_id), sum(rows), bit_xor(digest)
+            FROM accounts_territoryassignmentdigest GROUP BY territory_id
+            HAVING sum(rows) <> 0 OR bit_xor(digest) <> 0
+            """
+        )
+        return {territory: (scenario, rows, digest) for territory, scenario, rows, digest in cursor.fetchall()}
 
 
 def assert_digests_exact():
@@ -101,18 +108,51 @@ def test_digests_follow_every_kind_of_assignment_write(grid, settings, bulk):
     assert kept() == {}
 
 
-def test_an_update_that_leaves_the_rows_in_force_as_they_were_does_not_touch_the_digests(grid):
+def test_an_update_that_leaves_the_rows_in_force_as_they_were_appends_nothing(grid):
     scenario, *_ = grid
     allocation_run(scenario=scenario)
-
-    def versions():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT territory_id, xmin::text FROM accounts_territoryassignmentdigest ORDER BY 1")
-            return cursor.fetchall()
-
-    before = versions()
+    before = TerritoryAssignmentDigest.objects.count()
     AccountAssignment.objects.filter(scenario=scenario, valid_to__isnull=True).update(reason="Checked by hand")
-    assert versions() == before
+    assert TerritoryAssignmentDigest.objects.count() == before
+    assert_digests_exact()
+
+
+def test_a_full_run_folds_the_appended_rows_into_one_per_territory(grid):
+    scenario, _region, west, east, accounts = grid
+    allocation_run(scenario=scenario)
+    for account in ("A1", "A2"):  # two statements, each appending rows
+        AccountAssignment.objects.filter(account=accounts[account], valid_to__isnull=True).update(source="manual")
+    assert TerritoryAssignmentDigest.objects.filter(territory=west).count() > 1
+
+    allocation_run(scenario=scenario)  # puts the boundary's source back: its writes append rows after the fold
+    run = allocation_run(scenario=scenario)
+
+    assert run.summary["changed"] == 0 and run.summary["unchanged"] == 3
+    assert TerritoryAssignmentDigest.objects.filter(territory=west).count() == 1
+    assert TerritoryAssignmentDigest.objects.filter(territory=east).count() == 1
+    assert_digests_exact()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_writers_in_one_territory_do_not_wait_for_each_other(grid):
+    scenario, _region, west, _east, accounts = grid
+    AccountFactory(external_id="A6", location=Point(0.3, 0.3, srid=4326))
+    allocation_run(scenario=scenario)
+    other = connections.create_connection("default")
+    try:
+        with transaction.atomic():  # the first writer has changed W and not committed
+            AccountAssignment.objects.filter(account=accounts["A1"], valid_to__isnull=True).update(source="manual")
+            with other.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '1s'")  # would fail if the second writer had to wait
+                cursor.execute(
+                    "UPDATE accounts_accountassignment SET source = 'manual' WHERE territory_id = %s"
+                    " AND valid_to IS NULL AND account_id <> %s",
+                    [west.pk, accounts["A1"].pk],
+                )
+                assert cursor.rowcount == 1
+    finally:
+        other.close()
+    assert kept()[west.pk][1] == 2
     assert_digests_exact()
 
 

@@ -110,8 +110,9 @@ def _territories_changed(cursor, scenario_id: int, per_territory: list[tuple]) -
 
 def _summarise(cursor, plan: _Plan, *, scope_sql: str, with_samples: bool, tallies: _Tallies | None) -> dict:
     """What the run changes against the assignments in force, before anything is written. The differing rows
-    (assignments to close, assignments to open) are found in one hash join with the assignments in force and kept
-    for the write; with none in force (a first run) there is nothing to join."""
+    (assignments to close, assignments to open) are found in one hash join with the assignments in force (in a full
+    run, of the territories whose digests differ) and kept for the write; with none in force (a first run) there
+    is nothing to join."""
     current_scope = scope_sql.replace("a.id", "c.account_id")
     cursor.execute(
         f"SELECT EXISTS (SELECT 1 FROM accounts_accountassignment c"

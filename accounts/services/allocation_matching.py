@@ -211,7 +211,6 @@ def source_sql(alias: str) -> str:
     )
 
 
-
 _EXCLUSIONS_SQL = """
 WITH RECURSIVE subtree(root_id, id) AS (
     SELECT id, id FROM territories_territory WHERE scenario_id = %(scenario)s

@@ -50,7 +50,7 @@ from accounts.services.allocation_matching import (
     source_sql,
 )
 from accounts.services.allocation_plan import NO_PRIORITY, _Plan, allocation_plan
-from accounts.services.assignment_digests import assignment_digests_read
+from accounts.services.assignment_digests import assignment_digests_fold_if_grown, assignment_digests_read
 from accounts.services.assignment_partitions import assignments_insert
 from territories.models import Scenario
 
@@ -403,6 +403,8 @@ def allocation_execute(
                         total=summary["changed"],
                         had_current=summary["assigned_before"] > 0,
                     )
+                if scope_sql:  # a full run folded the digests when it read them
+                    assignment_digests_fold_if_grown(cursor, scenario_id=scenario.pk)
                 lap("write")
                 _drop_work_tables(cursor)
     summary.update(

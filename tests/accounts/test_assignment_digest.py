@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import AccountAssignment, TerritoryAssignmentDigest
-from accounts.services import allocation
+from accounts.services import allocation, assignment_digests
 from accounts.services.allocation import allocation_preview, allocation_run
 from accounts.services.allocation_matching import source_sql
 from accounts.services.overrides import override_create
@@ -130,6 +130,20 @@ def test_a_full_run_folds_the_appended_rows_into_one_per_territory(grid):
     assert run.summary["changed"] == 0 and run.summary["unchanged"] == 3
     assert TerritoryAssignmentDigest.objects.filter(territory=west).count() == 1
     assert TerritoryAssignmentDigest.objects.filter(territory=east).count() == 1
+    assert_digests_exact()
+
+
+def test_an_incremental_run_folds_rows_that_edits_have_piled_up(grid, monkeypatch):
+    monkeypatch.setattr(assignment_digests, "FOLD_SLACK_ROWS", 0)
+    scenario, _region, west, east, accounts = grid
+    allocation_run(scenario=scenario)
+    for source in ["manual", "import", "manual", "import"]:  # four statements, each appending a row for W
+        AccountAssignment.objects.filter(account=accounts["A1"], valid_to__isnull=True).update(source=source)
+    assert TerritoryAssignmentDigest.objects.filter(scenario=scenario).count() > 2 * 2
+
+    allocation_run(scenario=scenario, account_ids=[accounts["A2"].pk])  # nothing to change for A2
+
+    assert TerritoryAssignmentDigest.objects.filter(scenario=scenario).count() == 2
     assert_digests_exact()
 
 

@@ -39,8 +39,8 @@ def assignment_digests_read(cursor, *, scenario_id: int) -> dict[int, tuple[int,
 
 def assignment_digests_fold_if_grown(cursor, *, scenario_id: int) -> bool:
     """Fold a scenario's rows when writes have appended well over one per territory since the last fold (called by
-    incremental allocation runs, which hold the scenario lock as full runs do, so edits between full runs do not
-    grow the table without bound). Returns whether it folded."""
+    incremental allocation runs and moves on the map, which hold the scenario lock as full runs do, so edits
+    between full runs do not grow the table without bound). Returns whether it folded."""
     cursor.execute(
         "SELECT count(*), count(DISTINCT territory_id) FROM accounts_territoryassignmentdigest WHERE scenario_id = %s",
         [scenario_id],

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.services.assignment_digests import assignment_digests_fold_if_grown
 from territories.models import Scenario, ScenarioEdit, Territory
 from territories.services import geometry_clean, scenario_ensure_editable, territory_boundary_rebuild
 
@@ -127,6 +128,8 @@ def _apply_account_placements(*, scenario: Scenario, moves: list[list[int]], rea
             """,
             [scenario.pk, now, source, reason[:300], accounts, targets],
         )
+        # Each move appends digest rows (accounts.services.assignment_digests); the scenario is locked here.
+        assignment_digests_fold_if_grown(cursor, scenario_id=scenario.pk)
 
 
 def _apply(*, scenario: Scenario, payload: dict, reason: str) -> tuple[set[int], set[int]]:

@@ -2,8 +2,10 @@
 
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Polygon
+from django.db import connection
 
-from accounts.models import AccountAssignment
+from accounts.models import AccountAssignment, TerritoryAssignmentDigest
+from accounts.services import assignment_digests
 from territories.models import Scenario, ScenarioEdit, Territory, TerritoryUnit
 from territories.workspace import selectors, services
 
@@ -85,6 +87,29 @@ def test_accounts_move_closes_the_assignment_and_opens_a_manual_one(grid):
     assert _counts(grid) == {"A": 4, "B": 4}
     current = AccountAssignment.objects.get(account=account, valid_to__isnull=True)
     assert current.territory_id == left.pk and current.source == "manual"
+
+
+def test_moves_back_and_forth_keep_the_assignment_digests_few_and_exact(grid, monkeypatch):
+    monkeypatch.setattr(assignment_digests, "FOLD_SLACK_ROWS", 0)
+    scenario, left, right = grid["scenario"], grid["left"], grid["right"]
+    account = grid["accounts"][0]
+    for version in range(1, 11):  # each move appends a row for each of the two territories
+        services.accounts_move(scenario_id=scenario.pk, version=version, account_ids=[account.pk],
+                               territory_id=(right if version % 2 else left).pk)
+
+    digests = TerritoryAssignmentDigest.objects.filter(scenario=scenario)
+    assert digests.count() <= 2 * 2 + 2  # folded whenever over two a territory; at most one move's rows since
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT territory_id, count(*) FROM accounts_accountassignment WHERE scenario_id = %s"
+            " AND valid_to IS NULL GROUP BY 1",
+            [scenario.pk],
+        )
+        in_force = dict(cursor.fetchall())
+    kept = {}
+    for row in digests:
+        kept[row.territory_id] = kept.get(row.territory_id, 0) + row.rows
+    assert {pk: rows for pk, rows in kept.items() if rows} == in_force == {left.pk: 4, right.pk: 4}
 
 
 def test_locked_territories_refuse_moves_in_and_out(grid):

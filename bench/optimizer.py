@@ -14,7 +14,10 @@ Instances (nothing is downloaded):
   workload) balanced at once, plus revenue used to weigh realignment moves; then potential is
   shifted by 10% and the design is realigned.
 
-Prints a table and, as its last line, one line of JSON with the same figures. `bal_dev_pct` is the
+Prints a table and, as its last line, one line of JSON with the same figures. `pp_2km` is for information only
+(the targets use `pp_mean`): the mean Polsby-Popper of the same territories with each outline simplified to 2 km
+(Douglas-Peucker in the equal-area projection, about what a 1:5,000,000 map draws), which shows how much of a
+score the 1:500k coastline costs. `bal_dev_pct` is the
 largest deviation over the territories that geography lets be balanced; a territory holding a unit
 that no connected set of units can balance gets a line of its own with the least deviation possible
 (territories.optimizer.feasibility), and the targets count it as met when it is within the
@@ -39,6 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from territories.optimizer import UnitSet, design, realign  # noqa: E402
 from territories.optimizer.feasibility import unbalanceable_units  # noqa: E402
 from territories.optimizer.report import contiguity, polsby_popper  # noqa: E402
+
+GENERALISED_OUTLINE_M = 2_000.0
 
 QUICK_STATES = ("19", "17", "29")  # Iowa, Illinois, Missouri: about 300 counties
 
@@ -177,6 +182,7 @@ def evaluate(units: UnitSet, labels, balance: dict) -> dict:
         within_possible &= bool(np.all(np.abs(deviation[keep]) <= allowed[keep] + 1e-9))
     pieces = contiguity(geo, labels, k)
     pp = polsby_popper(geo, labels, k)
+    pp_generalised = polsby_popper_generalised(geo, labels, k, GENERALISED_OUTLINE_M)
     return {
         "max_dev_pct": round(100 * worst, 2),
         "max_dev_balanceable_pct": round(100 * worst_balanceable, 2),
@@ -185,8 +191,24 @@ def evaluate(units: UnitSet, labels, balance: dict) -> dict:
         "contiguous": bool(np.all(pieces[held] == 1)),
         "pp_mean": round(float(pp[held].mean()), 4),
         "pp_min": round(float(pp[held].min()), 4),
+        "pp_2km": round(float(pp_generalised[held].mean()), 4),
         "territories": int(held.sum()),
     }
+
+
+def polsby_popper_generalised(geo, labels, k: int, tolerance_m: float) -> np.ndarray:
+    """4πA/P² of each territory's dissolved outline after Douglas-Peucker at tolerance_m (equal-area metres)."""
+    import math
+
+    import shapely
+
+    scores = np.zeros(k)
+    for t in range(k):
+        members = np.flatnonzero(labels == t)
+        if len(members):
+            shape = shapely.simplify(shapely.union_all(shapely.make_valid(geo.cells[members])), tolerance_m)
+            scores[t] = 4.0 * math.pi * shape.area / shape.length**2 if shape.length > 0 else 0.0
+    return scores
 
 
 def moved_share(units: UnitSet, before, after, weight: str) -> dict:
@@ -431,6 +453,7 @@ COLUMNS = [
     ("bal_dev_pct", 11),
     ("contiguous", 10),
     ("pp_mean", 7),
+    ("pp_2km", 7),
     ("disruption", 22),
     ("runtime_s", 9),
 ]

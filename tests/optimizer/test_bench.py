@@ -25,6 +25,7 @@ def test_quick_benchmark_prints_json_last():
         assert row["contiguous"] is True
         assert row["runtime_s"] > 0  # speed belongs in the benchmark itself, not in a test
         assert {"max_dev_pct", "pp_mean", "runtime_s"} <= set(row)
+        assert 0 < row["pp_2km"] <= 1  # the generalised outlines' score, for information
     assert any(row["method"] == "realign" for row in summary["results"])
     table = result.stdout.strip().splitlines()[:-1]
     assert any(line.startswith("counties  | optimizer") for line in table)  # the table comes first

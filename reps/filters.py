@@ -109,7 +109,7 @@ class BookOrderingFilter(OrderingFilter):
     """`?ordering=name` sorts names case-insensitively (then exactly, then by id), as a reader expects. It also keeps
     PostgreSQL off the million-entry name index: the book's page brings its total as COUNT(*) OVER (), and the
     planner, costing that window as if the LIMIT stopped it early, walked the index of every account to order a
-    22,000-account book (1.5 s against 0.08 s)."""
+    22,216-account book (1.5 s against 0.16 s)."""
 
     def filter_queryset(self, request, queryset, view):
         ordering = self.get_ordering(request, queryset, view)

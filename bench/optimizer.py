@@ -182,7 +182,7 @@ def evaluate(units: UnitSet, labels, balance: dict) -> dict:
         within_possible &= bool(np.all(np.abs(deviation[keep]) <= allowed[keep] + 1e-9))
     pieces = contiguity(geo, labels, k)
     pp = polsby_popper(geo, labels, k)
-    pp_generalised = polsby_popper_generalised(geo, labels, k, GENERALISED_OUTLINE_M)
+    pp_generalised = polsby_popper(geo, labels, k, outline_tolerance_m=GENERALISED_OUTLINE_M)
     return {
         "max_dev_pct": round(100 * worst, 2),
         "max_dev_balanceable_pct": round(100 * worst_balanceable, 2),
@@ -194,21 +194,6 @@ def evaluate(units: UnitSet, labels, balance: dict) -> dict:
         "pp_2km": round(float(pp_generalised[held].mean()), 4),
         "territories": int(held.sum()),
     }
-
-
-def polsby_popper_generalised(geo, labels, k: int, tolerance_m: float) -> np.ndarray:
-    """4πA/P² of each territory's dissolved outline after Douglas-Peucker at tolerance_m (equal-area metres)."""
-    import math
-
-    import shapely
-
-    scores = np.zeros(k)
-    for t in range(k):
-        members = np.flatnonzero(labels == t)
-        if len(members):
-            shape = shapely.simplify(shapely.union_all(shapely.make_valid(geo.cells[members])), tolerance_m)
-            scores[t] = 4.0 * math.pi * shape.area / shape.length**2 if shape.length > 0 else 0.0
-    return scores
 
 
 def moved_share(units: UnitSet, before, after, weight: str) -> dict:

@@ -78,11 +78,7 @@ CREATE TRIGGER accounts_assignment_digest_delete AFTER DELETE ON accounts_accoun
 CREATE TRIGGER accounts_assignment_digest_truncate AFTER TRUNCATE ON accounts_accountassignment
     FOR EACH STATEMENT EXECUTE FUNCTION accounts_assignment_digest_truncated();
 
-INSERT INTO {DIGEST} (territory_id, scenario_id, rows, digest)
-SELECT territory_id, min(scenario_id), count(*),
-       bit_xor(accounts_assignment_key_hash(account_id, accounts_assignment_source_code(source, rule_id, override_id), rule_id, override_id))
-FROM accounts_accountassignment WHERE valid_to IS NULL
-GROUP BY territory_id;
+{APPLY.format(rows=_in_force("accounts_accountassignment", 1))};
 """
 
 DROP_SQL = """

@@ -14,8 +14,9 @@ from scipy.sparse.csgraph import connected_components
 from .graph import Geography
 
 
-def polsby_popper(geo: Geography, labels: np.ndarray, k: int) -> np.ndarray:
-    """4πA/P² of each territory's dissolved shape in the equal-area projection."""
+def polsby_popper(geo: Geography, labels: np.ndarray, k: int, outline_tolerance_m: float = 0.0) -> np.ndarray:
+    """4πA/P² of each territory's dissolved shape in the equal-area projection; with `outline_tolerance_m`, of its
+    outline simplified to that many metres first (Douglas-Peucker), as a smaller-scale map would draw it."""
     scores = np.zeros(k)
     for t in range(k):
         members = np.flatnonzero(labels == t)
@@ -26,6 +27,8 @@ def polsby_popper(geo: Geography, labels: np.ndarray, k: int) -> np.ndarray:
             shape = shapely.coverage_union_all(cells) if geo.kind == "point" else shapely.union_all(cells)
         except shapely.errors.GEOSException:
             shape = shapely.union_all(shapely.make_valid(cells))
+        if outline_tolerance_m:
+            shape = shapely.simplify(shape, outline_tolerance_m)
         perimeter = shape.length
         scores[t] = 4.0 * math.pi * shape.area / perimeter**2 if perimeter > 0 else 0.0
     return scores

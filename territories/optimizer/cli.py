@@ -19,6 +19,7 @@ def run_design_command(
     tolerance: float = 0.02,
     seed: int = 0,
     current_field: str | None = None,
+    compact: bool = False,
     time_limit: float = 60.0,
     out_path: str = "territories.geojson",
     report_path: str | None = None,
@@ -48,8 +49,10 @@ def run_design_command(
             current[unit_id] = properties[current_field]
         if k is not None and k != len(set(current.values())):
             raise OptimizerInputError(f"k = {k} but the current alignment has {len(set(current.values()))} territories")
-        plan = realign(units, current, balance, seed=seed, time_limit=time_limit, progress=progress)
+        plan = realign(units, current, balance, seed=seed, time_limit=time_limit, compact=compact, progress=progress)
     else:
+        if compact:
+            raise OptimizerInputError("--compact applies to realignment (--current FIELD); a design is always compact")
         if k is None:
             raise OptimizerInputError("--k is required when there is no --current field")
         plan = design(units, k, balance, seed=seed, time_limit=time_limit, progress=progress)
@@ -103,6 +106,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tolerance", type=float, default=0.02)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--current", default=None, help="field with the current territory: realign instead")
+    parser.add_argument(
+        "--compact", action="store_true", help="realign: keep territories compact at the cost of more moves"
+    )
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--out", required=True)
     parser.add_argument("--report", default=None)
@@ -117,6 +123,7 @@ def run_from_options(options: dict, progress=None) -> dict:
         tolerance=options["tolerance"],
         seed=options["seed"],
         current_field=options["current"],
+        compact=options.get("compact", False),
         time_limit=options["time_limit"],
         out_path=options["out"],
         report_path=options["report"],

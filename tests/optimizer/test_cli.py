@@ -137,3 +137,21 @@ def test_command_line_prints_one_line_error(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no such file") and err.count("\n") == 1
+
+
+def test_compact_realignment_from_the_command(units_file, tmp_path):
+    run(units_file, tmp_path)
+    designed = tmp_path / "out.geojson"
+    data = json.loads(designed.read_text())
+    for i, feature in enumerate(data["features"]):
+        feature["properties"]["current"] = feature["properties"].pop("territory")
+        if i < 20:
+            feature["properties"]["potential"] *= 1.3
+    designed.write_text(json.dumps(data))
+    report = run(designed, tmp_path, current_field="current", k=None, compact=True)
+    assert report["compact"] is True and report["within_tolerance"] and report["contiguous"]
+
+
+def test_compact_without_a_current_alignment_is_a_one_line_error(units_file, tmp_path):
+    with pytest.raises(OptimizerInputError, match="--compact applies to realignment"):
+        run(units_file, tmp_path, compact=True)

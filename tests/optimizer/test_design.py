@@ -197,3 +197,19 @@ def test_search_from_both_starts_keeps_the_rounder_balanced_plan(grid_units, see
     assert both.report["within_tolerance"] and both.report["contiguous"]
     assert both.report["polsby_popper_mean"] >= power_only.report["polsby_popper_mean"]
     assert both.report["best_start_method"] in ("power diagram", "recursive bisection")
+
+
+def test_compact_realignment_keeps_territories_rounder():
+    from bench.optimizer import hex_instance, shifted_measures
+
+    units, info = hex_instance(quick=True)  # 469 hexagons, three measures, then 10% of the potential shifts
+    start = design(units, 4, info["balance"], seed=0, time_limit=20)
+    shifted = units.with_measures(shifted_measures(units))
+    options = {"move_weight": "revenue", "time_limit": 20, "tradeoff_factors": ()}
+    fewest = realign(shifted, start.assignment, info["balance"], **options)
+    compact = realign(shifted, start.assignment, info["balance"], compact=True, **options)
+    for plan in (fewest, compact):
+        assert plan.report["within_tolerance"] and plan.report["contiguous"]
+        assert plan.report["disruption"]["units_moved"] > 0
+    assert compact.report["compact"] is True and fewest.report["compact"] is False
+    assert compact.report["polsby_popper_mean"] > fewest.report["polsby_popper_mean"] + 0.005

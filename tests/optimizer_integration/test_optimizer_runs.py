@@ -9,6 +9,7 @@ from django.db import connection
 from accounts.models import AccountAssignment
 from conftest import wait_for
 from core.models import Job
+from territories.api.optimize import ScenarioOptimizeSerializer
 from territories.models import GeoUnit, Scenario, Territory, TerritoryType, TerritoryUnit
 from territories.services.optimizer_runs import optimizer_run, optimizer_search_seconds
 from tests.factories import (
@@ -128,6 +129,25 @@ def test_realign_keeps_the_territories_and_reports_disruption():
     assert set(_pieces(result)) == {"L0", "L1", "L2"}
     assert report["mode"] == "realign" and report["within_tolerance"] is True
     assert report["disruption"]["units_moved"] < COLUMNS * ROWS / 2
+
+
+@pytest.mark.django_db
+def test_compact_realignment_is_asked_for_in_the_api_and_named_in_the_report(client, manager_user):
+    source = _grid_scenario(leaves=3)
+    body = {"mode": "realign", "compact": True, "balance": {"potential": {"weight": 1, "tolerance": 0.05}}}
+    serializer = ScenarioOptimizeSerializer(data=body, context={"scenario": source})
+    assert serializer.is_valid(), serializer.errors
+    params = serializer.job_params()
+    assert params["compact"] is True and params["mode"] == "realign"
+    assert ScenarioOptimizeSerializer(data={}, context={"scenario": source}).is_valid()
+
+    result = optimizer_run(
+        scenario=source, mode="realign", compact=params["compact"], balance={"potential": (1.0, 0.05)}, time_limit=20
+    )
+    assert result.optimizer_report["compact"] is True and result.optimizer_report["within_tolerance"] is True
+    client.force_login(manager_user)
+    page = client.get(f"/workspace/?scenario={result.pk}").content.decode()
+    assert "Optimiser report (realign, compact, 3 territories, 36 units)" in page
 
 
 @pytest.mark.django_db

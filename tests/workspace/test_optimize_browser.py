@@ -56,3 +56,39 @@ def test_manager_optimises_from_the_workspace_into_a_new_scenario(
     page.screenshot(path=str(screenshot_dir / "workspace-optimised.png"))
     assert errors == []
     context.close()
+
+
+def test_manager_realigns_keeping_territories_compact(
+    browser, live_server, manager_user, celery_worker_process, screenshot_dir, settings
+):
+    settings.MAP_TILE_URL = "http://127.0.0.1:9/{z}/{x}/{y}.png"
+    grid = unit_grid_scenario(name="Grid to realign", columns=6, rows=4, split=3)
+    source = grid["scenario"]
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", manager_user.username)
+    page.fill("input[name=password]", "pass-word-123")
+    page.click("form [type=submit]")
+    page.wait_for_load_state()
+    page.goto(f"{live_server.url}/workspace/?scenario={source.pk}")
+    page.wait_for_selector("body[data-workspace-ready=true]")
+
+    form = page.locator("#ws-optimize-form")
+    form.locator("select[name=mode]").select_option("realign")
+    form.locator("input[name=compact]").check()
+    form.locator("input[name=time_limit]").fill("20")
+    page.click("[data-testid=optimize-start]")
+    page.wait_for_url(f"**/workspace/?scenario=*&compare={source.pk}", timeout=90_000)
+    page.wait_for_selector("body[data-workspace-ready=true]")
+
+    created = Scenario.objects.exclude(pk=source.pk).get(cloned_from=source)
+    assert created.optimizer_report["mode"] == "realign" and created.optimizer_report["compact"] is True
+    report = page.locator("[data-testid=optimize-report]")
+    assert "Optimiser report (realign, compact, 2 territories, 24 units)" in report.inner_text()
+    report.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "workspace-realigned-compact.png"))
+    assert errors == []
+    context.close()

@@ -100,6 +100,7 @@ def optimizer_run(
     k: int | None = None,
     balance: dict | None = None,
     mode: str = "design",
+    compact: bool = False,
     seed: int = 0,
     time_limit: float = DEFAULT_TIME_LIMIT,
     parent: Territory | None = None,
@@ -153,6 +154,7 @@ def optimizer_run(
                 time_limit=search_seconds,
                 move_weight="annual_revenue",
                 locked=locked or None,
+                compact=compact,
                 progress=optimiser_progress,
             )
         else:
@@ -173,6 +175,7 @@ def optimizer_run(
     report = dict(
         plan.report,
         mode=mode,
+        compact=compact if mode == "realign" else None,
         source_scenario=scenario.pk,
         unit_kind=scope.kind,
         parent=parent.code if parent is not None else None,

@@ -321,6 +321,9 @@ def design(
                 # last descent inside the band on 1 − PP alone lets the others round off
                 search.settings = dataclasses.replace(search.settings, linear_pp=True, perimeter_share=1.0)
                 search.descend(start_deadline)
+                if settings.resplit_attempts_per_territory:
+                    attempts = min(settings.resplit_attempts_per_territory * k, settings.resplit_max_attempts)
+                    search.improve_by_resplitting(start_deadline, np.random.default_rng([seed, start, 3]), attempts)
             feasible = search.max_excess() <= 1.0 + 1e-9
             # between plans from both starts, the criterion itself (the objective adds the pull towards the mean,
             # which can outweigh a rounder plan); otherwise the objective, as the search's own measure

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
 from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
 
 from .graph import Geography
@@ -39,6 +39,8 @@ class Weights:
     move_cost: float = 0.0  # realignment: cost of moving a unit, per unit of move weight share
     polish_mean_pp: bool = True  # design: a last descent on the mean Polsby-Popper alone (see README)
     both_starts: bool = False  # design: search from the power diagram and from bisection too, keep the better (README)
+    resplit_attempts_per_territory: int = 5  # design: straight re-splits of 2-3 territories on the mean PP (README)
+    resplit_max_attempts: int = 250  # each costs a descent over the whole plan (about 30 ms at 5,000 units)
 
 
 def _at_most_one_move_per_unit(unit: np.ndarray, blocks: tuple[list, list, list, list, list]):
@@ -784,6 +786,148 @@ class Search:
         labels[members] = choice
         self.set_labels(labels)
         return True
+
+    # ----- re-splitting pairs along straight lines (design's last phase) ----------------------
+    def polsby_popper(self) -> np.ndarray:
+        area, perimeter = self.territory_area, np.maximum(self.territory_perimeter, 1e-12)
+        return 4.0 * math.pi * area / perimeter**2
+
+    def improve_by_resplitting(self, deadline: float, rng: np.random.Generator, attempts: int) -> int:
+        """Large-neighbourhood search on the mean Polsby-Popper once the plan is balanced: merge two
+        neighbouring territories (every other attempt three), cut the union by straight lines (12
+        directions; for three, a second cut through what the first leaves) where every part balances and
+        the parts are roundest, let the descent polish the new borders, and keep the result only if every
+        territory stays in the band and the mean rises. Single moves cannot carry a border across a
+        territory, nor untangle a territory wrapped round another; this can. Returns the kept re-splits."""
+        kept = 0
+        for attempt in range(attempts):
+            if time.monotonic() > deadline:
+                break
+            lab = self.labels
+            a_, b_ = lab[self.edge_source], lab[self.edge_target]
+            cross = (a_ < b_) & ~self.frozen[a_] & ~self.frozen[b_]
+            pairs = np.unique(a_[cross] * self.k + b_[cross])
+            if len(pairs) == 0:
+                break
+            pp = self.polsby_popper()
+            first, second = pairs // self.k, pairs % self.k
+            weight = 2.0 - pp[first] - pp[second]  # the less round pairs more often
+            pick = int(rng.choice(len(pairs), p=weight / weight.sum()))
+            group = [int(first[pick]), int(second[pick])]
+            if attempt % 2:
+                pair = (lab[self.edge_source] == group[0]) | (lab[self.edge_source] == group[1])
+                third = np.unique(lab[self.edge_target[pair]])
+                third = [int(c) for c in third if c not in group and not self.frozen[c]]
+                if third:
+                    group.append(int(rng.choice(third)))
+            before, before_pp = self.labels.copy(), self.mean_polsby_popper()
+            if not self._resplit_straight(group):
+                continue
+            self.descend(deadline)
+            if self.max_excess() <= 1.0 + 1e-9 and self.mean_polsby_popper() > before_pp + 1e-6:
+                kept += 1
+            else:
+                self.set_labels(before)
+        return kept
+
+    def _resplit_straight(self, group: list[int], directions: int = 12) -> bool:
+        members = np.flatnonzero(np.isin(self.labels, group))
+        size = len(members)
+        if size < len(group) or not self.movable[members].all():
+            return False
+        local = np.full(self.n, -1, dtype=np.int64)
+        local[members] = np.arange(size)
+        inside = (local[self.edge_source] >= 0) & (local[self.edge_target] >= 0)
+        edges = (local[self.edge_source[inside]], local[self.edge_target[inside]], self.edge_length[inside])
+        tol = self.tol[group].max(axis=0) * self.settings.margin
+        units = (self.x[members], self.y[members], self.values[members], self.area[members], self.perimeter[members])
+        everything = np.ones(size, dtype=bool)
+        if len(group) == 2:
+            found = self._straight_cuts(units, edges, everything, tol, parts=1, directions=directions, top=1)
+            if not found:
+                return False
+            parts = [found[0][1], ~found[0][1]]
+        else:
+            best = None
+            for score_one, one in self._straight_cuts(units, edges, everything, tol, parts=2, directions=directions):
+                rest = self._straight_cuts(units, edges, ~one, tol, parts=1, directions=directions, top=1)
+                if rest and (best is None or score_one + rest[0][0] > best[0]):
+                    best = (score_one + rest[0][0], [one, rest[0][1], ~one & ~rest[0][1]])
+            if best is None:
+                return False
+            parts = best[1]
+        # each territory keeps the part holding most of its units
+        current = self.labels[members]
+        overlap = np.asarray([[np.sum(part & (current == t)) for t in group] for part in parts])
+        rows, cols = linear_sum_assignment(-overlap)
+        labels = self.labels.copy()
+        for r, c in zip(rows.tolist(), cols.tolist(), strict=False):
+            labels[members[parts[r]]] = group[c]
+        self.set_labels(labels)
+        return True
+
+    def _straight_cuts(self, units, edges, mask, tol, parts: int, directions: int, top: int = 3):
+        """Straight cuts of the units under `mask` into a part of one mean and the rest of `parts`
+        means, both within the band (the rest `parts` times it), each connected; best `top` by
+        the part's Polsby-Popper (plus the rest's when it is one territory too), best first."""
+        x, y, values, area, perimeter = (column[mask] for column in units)
+        index = np.full(len(mask), -1, dtype=np.int64)
+        index[mask] = np.arange(int(mask.sum()))
+        src, dst, length = edges
+        keep = mask[src] & mask[dst]
+        src, dst, length = index[src[keep]], index[dst[keep]], length[keep]
+        size = len(x)
+        if size < 2:
+            return []
+        total = values.sum(axis=0)
+        total_area = area.sum()
+        found = []
+        for angle in np.arange(directions) * math.pi / directions:
+            order = np.argsort(x * math.cos(angle) + y * math.sin(angle), kind="stable")
+            position = np.empty(size, dtype=np.int64)
+            position[order] = np.arange(size)
+            # boundary each unit shares with units before / after it in this order
+            earlier = np.bincount(src, length * (position[dst] < position[src]), minlength=size)
+            later = np.bincount(src, length * (position[dst] > position[src]), minlength=size)
+            head = np.cumsum(values[order], axis=0)[:-1]  # the first i + 1 units
+            head_area = np.cumsum(area[order])[:-1]
+            head_perimeter = np.cumsum((perimeter - 2.0 * earlier)[order])[:-1]
+            tail_perimeter = np.cumsum(((perimeter - 2.0 * later)[order])[::-1])[::-1][1:]
+            head_pp = 4.0 * math.pi * head_area / head_perimeter**2
+            tail_pp = 4.0 * math.pi * (total_area - head_area) / tail_perimeter**2
+            for one, rest, one_pp, rest_pp, one_is_head in (
+                (head, total - head, head_pp, tail_pp, True),
+                (total - head, head, tail_pp, head_pp, False),
+            ):
+                worst = np.maximum(
+                    (np.abs(one - 1.0) / tol).max(axis=1), (np.abs(rest - parts) / (parts * tol)).max(axis=1)
+                )
+                feasible = np.flatnonzero(worst <= 1.0)
+                if len(feasible) == 0:
+                    continue
+                score = one_pp + rest_pp if parts == 1 else one_pp
+                for i in feasible[np.argsort(-score[feasible], kind="stable")][:3].tolist():
+                    side = (position <= i) if one_is_head else (position > i)
+                    if self._connected(side, src, dst) and self._connected(~side, src, dst):
+                        whole = np.zeros(len(mask), dtype=bool)
+                        whole[np.flatnonzero(mask)[side]] = True
+                        found.append((float(score[i]), whole))
+                        break
+                if parts == 1:
+                    break  # one part and the rest are alike: the head is enough
+        found.sort(key=lambda item: -item[0])
+        return found[:top]
+
+    @staticmethod
+    def _connected(mask: np.ndarray, src: np.ndarray, dst: np.ndarray) -> bool:
+        nodes = np.flatnonzero(mask)
+        keep = mask[src] & mask[dst]
+        index = np.full(len(mask), -1, dtype=np.int64)
+        index[nodes] = np.arange(len(nodes))
+        graph = sparse.coo_matrix(
+            (np.ones(int(keep.sum())), (index[src[keep]], index[dst[keep]])), shape=(len(nodes), len(nodes))
+        )
+        return connected_components(graph, directed=False)[0] == 1
 
     def _compact_inertia(self, moments: np.ndarray) -> np.ndarray:
         area = np.maximum(moments[..., 0], 1e-12)

@@ -39,7 +39,7 @@ class Weights:
     move_cost: float = 0.0  # realignment: cost of moving a unit, per unit of move weight share
     polish_mean_pp: bool = True  # design: a last descent on the mean Polsby-Popper alone (see README)
     both_starts: bool = False  # design: search from the power diagram and from bisection too, keep the better (README)
-    resplit_attempts_per_territory: int = 5  # design: straight re-splits of 2-3 territories on the mean PP (README)
+    resplit_attempts_per_territory: int = 10  # design: straight re-splits of 2-3 territories on the mean PP (README)
     resplit_max_attempts: int = 250  # each costs a descent over the whole plan (about 30 ms at 5,000 units)
 
 
@@ -794,7 +794,7 @@ class Search:
 
     def improve_by_resplitting(self, deadline: float, rng: np.random.Generator, attempts: int) -> int:
         """Large-neighbourhood search on the mean Polsby-Popper once the plan is balanced: merge two
-        neighbouring territories (every other attempt three), cut the union by straight lines (12
+        neighbouring territories (every other attempt three), cut the union by straight lines (24
         directions; for three, a second cut through what the first leaves) where every part balances and
         the parts are roundest, let the descent polish the new borders, and keep the result only if every
         territory stays in the band and the mean rises. Single moves cannot carry a border across a
@@ -830,7 +830,7 @@ class Search:
                 self.set_labels(before)
         return kept
 
-    def _resplit_straight(self, group: list[int], directions: int = 12) -> bool:
+    def _resplit_straight(self, group: list[int], directions: int = 24) -> bool:
         members = np.flatnonzero(np.isin(self.labels, group))
         size = len(members)
         if size < len(group) or not self.movable[members].all():

@@ -13,12 +13,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_manager_optimises_from_the_workspace_into_a_new_scenario(
-    browser, live_server, manager_user, celery_worker_process, screenshot_dir, settings
-):
-    settings.MAP_TILE_URL = "http://127.0.0.1:9/{z}/{x}/{y}.png"  # no base map: the panel must not need one
-    grid = unit_grid_scenario(name="Grid to optimise", columns=6, rows=4, split=3)
-    source = grid["scenario"]
+def _workspace(browser, live_server, manager_user, source):
+    """A manager logged in, on the map workspace of `source`; page errors are collected."""
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     page = context.new_page()
     errors = []
@@ -30,6 +26,15 @@ def test_manager_optimises_from_the_workspace_into_a_new_scenario(
     page.wait_for_load_state()
     page.goto(f"{live_server.url}/workspace/?scenario={source.pk}")
     page.wait_for_selector("body[data-workspace-ready=true]")
+    return context, page, errors
+
+
+def test_manager_optimises_from_the_workspace_into_a_new_scenario(
+    browser, live_server, manager_user, celery_worker_process, screenshot_dir, settings
+):
+    settings.MAP_TILE_URL = "http://127.0.0.1:9/{z}/{x}/{y}.png"  # no base map: the panel must not need one
+    source = unit_grid_scenario(name="Grid to optimise", columns=6, rows=4, split=3)["scenario"]
+    context, page, errors = _workspace(browser, live_server, manager_user, source)
 
     form = page.locator("#ws-optimize-form")
     form.locator("input[name=k]").fill("3")
@@ -62,19 +67,8 @@ def test_manager_realigns_keeping_territories_compact(
     browser, live_server, manager_user, celery_worker_process, screenshot_dir, settings
 ):
     settings.MAP_TILE_URL = "http://127.0.0.1:9/{z}/{x}/{y}.png"
-    grid = unit_grid_scenario(name="Grid to realign", columns=6, rows=4, split=3)
-    source = grid["scenario"]
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=username]", manager_user.username)
-    page.fill("input[name=password]", "pass-word-123")
-    page.click("form [type=submit]")
-    page.wait_for_load_state()
-    page.goto(f"{live_server.url}/workspace/?scenario={source.pk}")
-    page.wait_for_selector("body[data-workspace-ready=true]")
+    source = unit_grid_scenario(name="Grid to realign", columns=6, rows=4, split=3)["scenario"]
+    context, page, errors = _workspace(browser, live_server, manager_user, source)
 
     form = page.locator("#ws-optimize-form")
     form.locator("select[name=mode]").select_option("realign")

@@ -79,12 +79,12 @@ def county_instance(quick: bool) -> tuple[UnitSet, dict]:
     return units, {"name": "counties", "units": len(units), "balance": {"population": (1.0, 0.02)}, "tolerance": 0.02}
 
 
-def hex_instance(quick: bool, seed: int = 7) -> tuple[UnitSet, dict]:
+def hex_instance(quick: bool, seed: int = 7, radius: int | None = None) -> tuple[UnitSet, dict]:
     import h3
     import shapely
 
     centre = h3.latlng_to_cell(39.0, -96.0, 5)
-    cells = sorted(h3.grid_disk(centre, 12 if quick else 40))
+    cells = sorted(h3.grid_disk(centre, radius or (12 if quick else 40)))
     geoms = [shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in cells]
     lat = np.asarray([h3.cell_to_latlng(c)[0] for c in cells])
     lng = np.asarray([h3.cell_to_latlng(c)[1] for c in cells])

@@ -881,7 +881,7 @@ class Search:
             return []
         total = values.sum(axis=0)
         total_area = area.sum()
-        found = []
+        candidates = []
         for angle in np.arange(directions) * math.pi / directions:
             order = np.argsort(x * math.cos(angle) + y * math.sin(angle), kind="stable")
             position = np.empty(size, dtype=np.int64)
@@ -907,16 +907,25 @@ class Search:
                     continue
                 score = one_pp + rest_pp if parts == 1 else one_pp
                 for i in feasible[np.argsort(-score[feasible], kind="stable")][:3].tolist():
-                    side = (position <= i) if one_is_head else (position > i)
-                    if self._connected(side, src, dst) and self._connected(~side, src, dst):
-                        whole = np.zeros(len(mask), dtype=bool)
-                        whole[np.flatnonzero(mask)[side]] = True
-                        found.append((float(score[i]), whole))
-                        break
+                    candidates.append((float(score[i]), i, position, one_is_head, (float(angle), one_is_head)))
                 if parts == 1:
                     break  # one part and the rest are alike: the head is enough
-        found.sort(key=lambda item: -item[0])
-        return found[:top]
+        # connectivity only for the best cuts, in order, until `top` are found (usually the first is), one per cut
+        # direction so that the cuts differ
+        candidates.sort(key=lambda item: -item[0])
+        found, directions_found = [], set()
+        for score_, i, position, one_is_head, direction in candidates:
+            if direction in directions_found:
+                continue
+            side = (position <= i) if one_is_head else (position > i)
+            if self._connected(side, src, dst) and self._connected(~side, src, dst):
+                whole = np.zeros(len(mask), dtype=bool)
+                whole[np.flatnonzero(mask)[side]] = True
+                found.append((score_, whole))
+                directions_found.add(direction)
+                if len(found) == top:
+                    break
+        return found
 
     @staticmethod
     def _connected(mask: np.ndarray, src: np.ndarray, dst: np.ndarray) -> bool:

@@ -1,5 +1,6 @@
 """Design, realignment and candidates on small grids: real behaviour, exact where it can be."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -192,8 +193,11 @@ def test_search_from_both_starts_keeps_the_rounder_balanced_plan(grid_units, see
     from territories.optimizer.engine import Weights
 
     balance = {"population": (1.0, 0.02)}
-    both = design(grid_units, 6, balance, seed=seed, time_limit=20, weights=Weights(both_starts=True))
-    power_only = design(grid_units, 6, balance, seed=seed, time_limit=20)
+    # the re-splits after either start are another matter (test_resplit.py)
+    options = {"seed": seed, "time_limit": 20}
+    plain = Weights(resplit_attempts_per_territory=0)
+    both = design(grid_units, 6, balance, weights=dataclasses.replace(plain, both_starts=True), **options)
+    power_only = design(grid_units, 6, balance, weights=plain, **options)
     assert both.report["within_tolerance"] and both.report["contiguous"]
     assert both.report["polsby_popper_mean"] >= power_only.report["polsby_popper_mean"]
     assert both.report["best_start_method"] in ("power diagram", "recursive bisection")
@@ -202,14 +206,15 @@ def test_search_from_both_starts_keeps_the_rounder_balanced_plan(grid_units, see
 def test_compact_realignment_keeps_territories_rounder():
     from bench.optimizer import hex_instance, shifted_measures
 
-    units, info = hex_instance(quick=True)  # 469 hexagons, three measures, then 10% of the potential shifts
-    start = design(units, 4, info["balance"], seed=0, time_limit=20)
+    # 1,261 hexagons, three measures, then 10% of the potential shifts (on 469 the two plans differ by noise only)
+    units, info = hex_instance(quick=False, radius=20)
+    start = design(units, 6, info["balance"], seed=0, time_limit=20)
     shifted = units.with_measures(shifted_measures(units))
-    options = {"move_weight": "revenue", "time_limit": 20, "tradeoff_factors": ()}
+    options = {"move_weight": "revenue", "time_limit": 10, "tradeoff_factors": ()}
     fewest = realign(shifted, start.assignment, info["balance"], **options)
     compact = realign(shifted, start.assignment, info["balance"], compact=True, **options)
     for plan in (fewest, compact):
         assert plan.report["within_tolerance"] and plan.report["contiguous"]
         assert plan.report["disruption"]["units_moved"] > 0
     assert compact.report["compact"] is True and fewest.report["compact"] is False
-    assert compact.report["polsby_popper_mean"] > fewest.report["polsby_popper_mean"] + 0.005
+    assert compact.report["polsby_popper_mean"] > fewest.report["polsby_popper_mean"] + 0.01

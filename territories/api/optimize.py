@@ -24,8 +24,8 @@ class ScenarioOptimizeSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=MODES, default="design")
     compact = serializers.BooleanField(
         default=False,
-        help_text="Realign only: keep territories compact at the cost of more moves (about twice the mean "
-        "Polsby-Popper for a tenth more revenue moved on the benchmark). A design is always compact.",
+        help_text="Realign only: keep territories compact at the cost of more moves (on the benchmark mean "
+        "Polsby-Popper 0.11-0.16 -> 0.19-0.27 for up to 12% more revenue moved). A design is always compact.",
     )
     seed = serializers.IntegerField(min_value=0, default=0)
     time_limit = serializers.FloatField(min_value=5, max_value=600, default=60)

@@ -171,8 +171,12 @@ class Search:
         free = ~self.frozen & (self.count > 0)
         if not free.any():
             return 0.0
-        area, perimeter = self.territory_area[free], np.maximum(self.territory_perimeter[free], 1e-12)
-        return float((4.0 * math.pi * area / perimeter**2).mean())
+        return float(self.polsby_popper()[free].mean())
+
+    def polsby_popper(self) -> np.ndarray:
+        """4πA/P² of every territory, from the running sums."""
+        area, perimeter = self.territory_area, np.maximum(self.territory_perimeter, 1e-12)
+        return 4.0 * math.pi * area / perimeter**2
 
     def max_excess(self) -> float:
         """Largest |deviation| / tolerance over free territories and measures (≤ 1 is feasible)."""
@@ -787,11 +791,7 @@ class Search:
         self.set_labels(labels)
         return True
 
-    # ----- re-splitting pairs along straight lines (design's last phase) ----------------------
-    def polsby_popper(self) -> np.ndarray:
-        area, perimeter = self.territory_area, np.maximum(self.territory_perimeter, 1e-12)
-        return 4.0 * math.pi * area / perimeter**2
-
+    # ----- re-splitting two or three territories along straight lines (design's last phase) ----
     def improve_by_resplitting(self, deadline: float, rng: np.random.Generator, attempts: int) -> int:
         """Large-neighbourhood search on the mean Polsby-Popper once the plan is balanced: merge two
         neighbouring territories (every other attempt three), cut the union by straight lines (24
@@ -907,14 +907,15 @@ class Search:
                     continue
                 score = one_pp + rest_pp if parts == 1 else one_pp
                 for i in feasible[np.argsort(-score[feasible], kind="stable")][:3].tolist():
-                    candidates.append((float(score[i]), i, position, one_is_head, (float(angle), one_is_head)))
+                    candidates.append((float(score[i]), i, position, one_is_head, float(angle)))
                 if parts == 1:
                     break  # one part and the rest are alike: the head is enough
         # connectivity only for the best cuts, in order, until `top` are found (usually the first is), one per cut
         # direction so that the cuts differ
         candidates.sort(key=lambda item: -item[0])
         found, directions_found = [], set()
-        for score_, i, position, one_is_head, direction in candidates:
+        for score_, i, position, one_is_head, angle in candidates:
+            direction = (angle, one_is_head)
             if direction in directions_found:
                 continue
             side = (position <= i) if one_is_head else (position > i)

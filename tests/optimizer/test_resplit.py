@@ -34,14 +34,18 @@ def _cell(ids):
     return [tuple(int(part) for part in i[1:].split("-")) for i in ids]
 
 
-def test_two_interlocked_territories_are_cut_straight():
-    # 8 × 4 cells; territory 0 is a comb whose teeth reach into territory 1: balanced (16 each) but ragged
+def _comb():
+    """8 × 4 cells; territory 0 is a comb whose teeth reach into territory 1: balanced (16 each) but ragged."""
     ids, _ = square_grid(8, 4)
     labels = [0 if (row == 0 or column % 2 == 0) and not (row == 3 and column % 2 == 0 and column >= 4) else 1
               for column, row in _cell(ids)]
     labels = np.asarray(labels)
     labels[np.flatnonzero(labels == 0)[16:]] = 1  # exactly 16 each
-    _, search = _search(8, 4, labels, 2)
+    return _search(8, 4, labels, 2)
+
+
+def test_two_interlocked_territories_are_cut_straight():
+    ids, search = _comb()
     before = search.mean_polsby_popper()
     assert search.max_excess() <= 1.0
 
@@ -86,8 +90,12 @@ def test_resplitting_keeps_the_band_never_lowers_the_mean_and_repeats_with_the_s
     assert plans[1].assignment == plans[2].assignment
 
 
-def test_improve_stops_at_its_deadline():
-    ids, _ = square_grid(8, 4)
-    labels = np.asarray([0 if column < 4 else 1 for column, _row in _cell(ids)])
-    _, search = _search(8, 4, labels, 2)
-    assert search.improve_by_resplitting(time.monotonic() - 1.0, np.random.default_rng(0), 100) == 0
+def test_improve_rounds_the_comb_and_stops_at_its_deadline():
+    _, late = _comb()
+    before = late.labels.copy()
+    assert late.improve_by_resplitting(time.monotonic() - 1.0, np.random.default_rng(0), 10) == 0
+    assert (late.labels == before).all()
+
+    _, search = _comb()
+    assert search.improve_by_resplitting(time.monotonic() + 30.0, np.random.default_rng(0), 10) >= 1
+    assert search.max_excess() <= 1.0 and search.mean_polsby_popper() > late.mean_polsby_popper() + 0.2

@@ -84,5 +84,10 @@ def test_manager_realigns_keeping_territories_compact(
     assert "Optimiser report (realign, compact, 2 territories, 24 units)" in report.inner_text()
     report.scroll_into_view_if_needed()
     page.screenshot(path=str(screenshot_dir / "workspace-realigned-compact.png"))
+    # the panel's choices still fit on a phone
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("#ws-optimize-form").scroll_into_view_if_needed()
+    assert page.locator("#ws-optimize-form input[name=compact]").is_visible()
+    page.screenshot(path=str(screenshot_dir / "workspace-optimise-phone.png"))
     assert errors == []
     context.close()

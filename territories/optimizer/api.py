@@ -451,6 +451,42 @@ def _realign_by_design(
     return labels, frozen, oversize, limits
 
 
+def _send_units_home(search: Search, settings: Weights, deadline: float) -> None:
+    """Undo what a plan within its band does not need: units go home while every territory stays within 0.98 of
+    the band; then exchanges the single moves cannot make, a programme picking units to send home and units of
+    less move weight to leave in their place, every territory within 0.99 of the band."""
+    search.settings = dataclasses.replace(settings, margin=0.98, compactness=settings.compactness * 0.1)
+    search.penalty = HOLD
+    search.descend(deadline)
+    for _ in range(8):
+        if deadline - time.monotonic() < 1.0 or not search.undo_moves_by_milp(deadline):
+            break
+    search.settings = settings
+
+
+def _realign_plan(units, geo, labels, label_names, setup, frozen, oversize, limits, started, seed, original,
+                  move_weight, method, factor, compact) -> Plan:
+    report = build_report(
+        units=units,
+        geo=geo,
+        labels=labels,
+        label_names=label_names,
+        balance_measures=[t.measure for t in setup.targets],
+        tolerances={t.measure: t.tolerance for t in setup.targets},
+        balanced_territories=~frozen,
+        oversize=oversize,
+        locked_labels=setup.locked_labels,
+        geography_limits=limits,
+        runtime_s=time.monotonic() - started,
+        seed=seed,
+        current=original,
+        current_names=label_names,
+        move_weight=move_weight,
+        extra={"method": method, "tolerance_factor": factor, "compact": compact},
+    )
+    return Plan({units.ids[i]: label_names[t] for i, t in enumerate(labels)}, report)
+
+
 # realignment: moves cost their share of the move weight and shape counts little, so the plan moves least
 REALIGN_WEIGHTS = Weights(compactness=0.02, move_cost=30.0, margin=0.95, centring=0.0)
 # the compact choice: shape weighs 25 times more (on the bench's hex realignments mean Polsby-Popper 0.11-0.16
@@ -509,9 +545,16 @@ def realign(
     weight_values = units.measures[move_weight] if move_weight else np.ones(len(units))
     settings = weights or (REALIGN_COMPACT_WEIGHTS if compact else REALIGN_WEIGHTS)
     plans: list[tuple[float, Plan]] = []
-    # the plan at the asked tolerance first, with most of the time; then the trade-off points
+    # the plan at the asked tolerance first, with most of the time; then the trade-off points: a tighter one is
+    # searched for like the plan itself, a looser one only sends units of the plan home (a quarter of the time)
     factors = [1.0] + sorted(set(tradeoff_factors) - {1.0})
-    shares = np.cumsum([0.6] + [0.4 / max(len(factors) - 1, 1)] * (len(factors) - 1))
+    point_share = 0.4 / max(len(factors) - 1, 1)
+    looser_count = sum(factor > 1.0 for factor in factors)
+    time_shares = [0.6 + 0.75 * point_share * looser_count] + [
+        point_share * (0.25 if factor > 1.0 else 1.0) for factor in factors[1:]
+    ]
+    shares = np.cumsum(time_shares)
+    main_labels: np.ndarray | None = None
     pieces_moved = 0
     fallback: dict[str, Any] | None = None
     for step, factor in enumerate(factors):
@@ -575,6 +618,17 @@ def realign(
             move_weight=weight_values,
             unit_slack=slack,
         )
+        if factor > 1.0 and main_labels is not None:
+            search.set_labels(main_labels)
+            if search.max_excess() <= 1.0:
+                # looser: the plan itself already fits; units of it go home while it stays in the wider band, so the
+                # point is within its tolerance and moves no more than the plan
+                _send_units_home(search, settings, step_deadline)
+                plans.append((factor, _realign_plan(units, geo, search.labels, label_names, setup, frozen,
+                                                    setup.oversize, limits, started, seed, original, move_weight,
+                                                    "realignment local search", factor, compact)))
+                continue
+            search.set_labels(labels)
         if transfers:
             rebalance_by_transfers(search, weight_values, step_deadline)
         # far off: even the min-cost transfers leave a territory many tolerances off (the seeded demo's state
@@ -595,16 +649,7 @@ def realign(
             milp_time=3.0,
         )
         if search.max_excess() <= 1.0:
-            # undo what is not needed: units go home while every territory stays within the full band
-            search.settings = dataclasses.replace(settings, margin=0.98, compactness=settings.compactness * 0.1)
-            search.penalty = HOLD
-            search.descend(step_deadline)
-            # then exchanges the single moves cannot make: a programme picks units to send home, and units of
-            # less move weight to leave in their place, keeping every territory within 0.99 of the band
-            for _ in range(8):
-                if step_deadline - time.monotonic() < 1.0 or not search.undo_moves_by_milp(step_deadline):
-                    break
-            search.settings = settings
+            _send_units_home(search, settings, step_deadline)
         labels, oversize = search.labels, setup.oversize
         method = "realignment local search"
         if (
@@ -641,25 +686,10 @@ def realign(
             if fallback["kept"] == "redesign":
                 labels, frozen, oversize, limits = redesigned, redesigned_frozen, redesigned_oversize, redesigned_limits
                 method = "redesign (the moves could not repair the current alignment)"
-        report = build_report(
-            units=units,
-            geo=geo,
-            labels=labels,
-            label_names=label_names,
-            balance_measures=[t.measure for t in setup.targets],
-            tolerances={t.measure: t.tolerance for t in setup.targets},
-            balanced_territories=~frozen,
-            oversize=oversize,
-            locked_labels=setup.locked_labels,
-            geography_limits=limits,
-            runtime_s=time.monotonic() - started,
-            seed=seed,
-            current=original,
-            current_names=label_names,
-            move_weight=move_weight,
-            extra={"method": method, "tolerance_factor": factor, "compact": compact},
-        )
-        plans.append((factor, Plan({units.ids[i]: label_names[t] for i, t in enumerate(labels)}, report)))
+        if factor == 1.0:
+            main_labels = np.asarray(labels).copy()
+        plans.append((factor, _realign_plan(units, geo, labels, label_names, setup, frozen, oversize, limits, started,
+                                            seed, original, move_weight, method, factor, compact)))
     main = next(plan for factor, plan in plans if factor == 1.0)
     main.tradeoff = [plan for factor, plan in plans if factor != 1.0]
     main.report["start_pieces_units_moved"] = pieces_moved

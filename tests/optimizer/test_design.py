@@ -150,6 +150,27 @@ def test_realign_reaches_tolerance_with_few_moves(grid_units):
     assert loose["units_moved"] <= tight["units_moved"]
 
 
+def test_looser_tradeoff_points_fit_their_tolerance_and_move_no_more_than_the_plan(grid_units):
+    start = design(grid_units, 5, {"population": (1.0, 0.03)}, seed=1, time_limit=20)
+    shifted = grid_units.measures["population"].copy()
+    shifted[:96] *= 1.3
+    units = grid_units.with_measures({"population": shifted})
+    plan = realign(
+        units, start.assignment, {"population": (1.0, 0.03)}, move_weight="accounts", time_limit=20,
+        tradeoff_factors=(1.5, 2.5),
+    )
+    assert plan.report["within_tolerance"]
+    main_share = plan.report["disruption"]["move_weight_moved_share"]
+    looser = [point for point in plan.report["tradeoff"] if point["tolerance_factor"] > 1.0]
+    assert [point["tolerance_factor"] for point in looser] == [1.5, 2.5]
+    for point in looser:
+        assert point["max_rel_dev"] <= 0.03 * point["tolerance_factor"] + 1e-9
+        assert point["contiguous"]
+        assert point["move_weight_moved_share"] <= main_share + 1e-12
+    # the widest band leaves room to send something home
+    assert looser[-1]["move_weight_moved_share"] < main_share
+
+
 def test_candidates_return_several_plans(grid_units):
     plans = candidates(grid_units, 4, {"population": (1.0, 0.05)}, n=2, time_limit=20)
     assert len(plans) == 2

@@ -39,6 +39,7 @@ class Weights:
     move_cost: float = 0.0  # realignment: cost of moving a unit, per unit of move weight share
     polish_mean_pp: bool = True  # design: a last descent on the mean Polsby-Popper alone (see README)
     both_starts: bool = False  # design: search from the power diagram and from bisection too, keep the better (README)
+    far_start_excess: float = 8.0  # design: a power-diagram start this far off is searched from bisection too (README)
     resplit_attempts_per_territory: int = 10  # design: straight re-splits of 2-3 territories on the mean PP (README)
     resplit_max_attempts: int = 250  # each costs a descent over the whole plan (about 30 ms at 5,000 units)
 

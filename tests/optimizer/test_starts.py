@@ -4,7 +4,7 @@ import numpy as np
 import shapely
 
 from territories.optimizer import UnitSet, design
-from territories.optimizer.engine import bisection_partition, make_contiguous
+from territories.optimizer.engine import Weights, bisection_partition, make_contiguous
 
 from .conftest import square_grid
 
@@ -68,3 +68,18 @@ def test_piece_walled_in_by_a_closed_territory_joins_it():
     assert (result >= 0).all()
     assert result[ids.index("c1-1")] == 0
     assert shapely.union_all([geoms[i] for i in np.flatnonzero(result == 1)]).geom_type == "Polygon"
+
+
+def test_a_far_power_diagram_start_is_searched_from_bisection_too():
+    # The bench's 316 counties at k = 8: the power diagram starts many tolerances off (a knot of metro counties);
+    # bisection gives the rounder balanced plan, which the design keeps. Generous time: the deadline is a safety stop.
+    from bench.optimizer import county_instance
+
+    units, info = county_instance(quick=True)
+    power_only = design(units, 8, info["balance"], seed=1, time_limit=120, weights=Weights(far_start_excess=np.inf))
+    both = design(units, 8, info["balance"], seed=1, time_limit=120)
+    assert power_only.report["best_start_method"] == "power diagram"
+    assert both.report["best_start_method"] == "recursive bisection"
+    for plan in (power_only, both):
+        assert plan.report["within_tolerance_where_possible"] and plan.report["contiguous"]
+    assert both.report["polsby_popper_mean"] > power_only.report["polsby_popper_mean"]

@@ -246,7 +246,7 @@ def design(
     starts = max(1, int(starts))
     for start in range(starts + max(0, int(extra_starts))):
         if start > 0 and time.monotonic() > deadline:
-            break  # a safety stop only: the work done per start is fixed, so a seed gives one plan
+            break  # a safety stop only: the work per start is fixed (but for the balancing programme's clock limit)
         if start >= starts and best is not None and best[0]:
             break  # the extra starts are only for when no start has reached the tolerance yet
         _notify(progress, 5 + 85 * start / starts, f"start {start + 1} of {starts}")

@@ -355,17 +355,14 @@ def design(
         )
     _notify(progress, 92, "measuring the plan")
     runtime = time.monotonic() - started
-    report = build_report(
-        units=units,
-        geo=geo,
-        labels=labels,
-        label_names=label_names,
-        balance_measures=[t.measure for t in setup.targets],
-        tolerances={t.measure: t.tolerance for t in setup.targets},
-        balanced_territories=~setup.frozen,
+    report = _report(
+        units,
+        setup,
+        labels,
+        label_names,
+        balanced=~setup.frozen,
         oversize=setup.oversize,
-        locked_labels=setup.locked_labels,
-        geography_limits=limits,
+        limits=limits,
         runtime_s=runtime,
         seed=seed,
         extra={
@@ -477,19 +474,36 @@ def _send_units_home(search: Search, settings: Weights, deadline: float) -> None
     search.settings = settings
 
 
-def _realign_plan(units, geo, labels, label_names, setup, frozen, oversize, limits, started, seed, original,
-                  move_weight, method, factor, compact) -> Plan:
-    report = build_report(
+def _report(units: UnitSet, setup: _Setup, labels, label_names, *, balanced, oversize, limits, runtime_s, seed,
+            **more) -> dict:
+    """The report of a plan (report.py) with what design and realignment both give it."""
+    return build_report(
         units=units,
-        geo=geo,
+        geo=units.geography,
         labels=labels,
         label_names=label_names,
         balance_measures=[t.measure for t in setup.targets],
         tolerances={t.measure: t.tolerance for t in setup.targets},
-        balanced_territories=~frozen,
+        balanced_territories=balanced,
         oversize=oversize,
         locked_labels=setup.locked_labels,
         geography_limits=limits,
+        runtime_s=runtime_s,
+        seed=seed,
+        **more,
+    )
+
+
+def _realign_plan(units, labels, label_names, setup, frozen, oversize, limits, started, seed, original,
+                  move_weight, method, factor, compact) -> Plan:
+    report = _report(
+        units,
+        setup,
+        labels,
+        label_names,
+        balanced=~frozen,
+        oversize=oversize,
+        limits=limits,
         runtime_s=time.monotonic() - started,
         seed=seed,
         current=original,
@@ -637,7 +651,7 @@ def realign(
                 # looser: the plan itself already fits; units of it go home while it stays in the wider band, so the
                 # point is within its tolerance and moves no more than the plan
                 _send_units_home(search, settings, step_deadline)
-                plans.append((factor, _realign_plan(units, geo, search.labels, label_names, setup, frozen,
+                plans.append((factor, _realign_plan(units, search.labels, label_names, setup, frozen,
                                                     setup.oversize, limits, started, seed, original, move_weight,
                                                     "realignment local search", factor, compact)))
                 continue
@@ -701,7 +715,7 @@ def realign(
                 method = "redesign (the moves could not repair the current alignment)"
         if factor == 1.0:
             main_labels = np.asarray(labels).copy()
-        plans.append((factor, _realign_plan(units, geo, labels, label_names, setup, frozen, oversize, limits, started,
+        plans.append((factor, _realign_plan(units, labels, label_names, setup, frozen, oversize, limits, started,
                                             seed, original, move_weight, method, factor, compact)))
     main = next(plan for factor, plan in plans if factor == 1.0)
     main.tradeoff = [plan for factor, plan in plans if factor != 1.0]

@@ -6,7 +6,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyproj
@@ -175,6 +175,24 @@ def _generated_labels(k: int, taken: Sequence[Any]) -> list[Any]:
     return names
 
 
+class _Searched(NamedTuple):
+    """One search of a design (a start and its variant) as the choice between them sees it."""
+
+    feasible: bool
+    polsby_popper: float
+    objective: float
+    excess: float
+    labels: np.ndarray
+    start: int
+    method: str
+
+    def score(self, by_pp: bool) -> tuple:
+        """Smaller is better; a balanced plan beats any other."""
+        if not self.feasible:
+            return (True, self.excess)
+        return (False, -self.polsby_popper if by_pp else self.objective)
+
+
 def design(
     units: UnitSet,
     k: int | None,
@@ -230,15 +248,8 @@ def design(
             ax, ay = transformer.transform(float(lon), float(lat))
             anchor_units.append(int(np.argmin((geo.x - ax) ** 2 + (geo.y - ay) ** 2)))
     settings = weights or Weights()
-    best: tuple | None = None
-    # every search's (balanced, mean PP, objective, excess, labels, start, method); a balanced plan beats any other
-    searched: list[tuple] = []
+    searched: list[_Searched] = []
     two_starts = False
-
-    def plan_score(plan: tuple, by_pp: bool) -> tuple:
-        feasible, pp, objective, excess = plan[:4]
-        return (not feasible, (-pp if by_pp else objective) if feasible else excess)
-
     if starts is None:
         # several starts where one is cheap (the most compact feasible plan wins); one start with
         # all the time on large multi-measure instances, where a start needs most of a minute
@@ -247,7 +258,7 @@ def design(
     for start in range(starts + max(0, int(extra_starts))):
         if start > 0 and time.monotonic() > deadline:
             break  # a safety stop only: the work per start is fixed (but for the balancing programme's clock limit)
-        if start >= starts and best is not None and best[0]:
+        if start >= starts and any(plan.feasible for plan in searched):
             break  # the extra starts are only for when no start has reached the tolerance yet
         _notify(progress, 5 + 85 * start / starts, f"start {start + 1} of {starts}")
         rng = np.random.default_rng([seed, start])
@@ -335,23 +346,25 @@ def design(
                     search.improve_by_resplitting(start_deadline, np.random.default_rng([seed, start, 3]), attempts)
             feasible = search.max_excess() <= 1.0 + 1e-9
             searched.append(
-                (feasible, search.mean_polsby_popper(), search.objective(), search.max_excess(), search.labels.copy(),
-                 start, method)
+                _Searched(feasible, search.mean_polsby_popper(), search.objective(), search.max_excess(),
+                          search.labels.copy(), start, method)
             )
-            best = min(searched, key=lambda plan: plan_score(plan, by_pp=False))
         two_starts |= len(variants) > 1
-    assert best is not None
-    if two_starts and settings.polish_mean_pp:
-        # between plans from both starts, the criterion itself (the objective adds the pull towards the mean, which
-        # can outweigh a rounder plan); otherwise the objective, as the search's own measure: choosing the roundest
-        # of the power diagram's starts makes two designs of the hex instance alike (README, step 3)
-        best = min(searched, key=lambda plan: plan_score(plan, by_pp=True))
-    labels = best[4]
+    # between plans from both starts, the criterion itself (the objective adds the pull towards the mean, which can
+    # outweigh a rounder plan); otherwise the objective, as the search's own measure: choosing the roundest of the
+    # power diagram's starts makes two designs of the hex instance alike (README, step 3)
+    by_pp = two_starts and settings.polish_mean_pp
+    best = min(searched, key=lambda plan: plan.score(by_pp))
+    labels = best.labels
     if not measure:
         _notify(progress, 100, "done")
         return Plan(
             {units.ids[i]: label_names[t] for i, t in enumerate(labels)},
-            {"best_start": best[5], "best_start_method": best[6], "runtime_s": round(time.monotonic() - started, 3)},
+            {
+                "best_start": best.start,
+                "best_start_method": best.method,
+                "runtime_s": round(time.monotonic() - started, 3),
+            },
         )
     _notify(progress, 92, "measuring the plan")
     runtime = time.monotonic() - started
@@ -367,8 +380,8 @@ def design(
         seed=seed,
         extra={
             "method": "power-diagram or bisection start + contiguity-preserving local search",
-            "best_start": best[5],
-            "best_start_method": best[6],
+            "best_start": best.start,
+            "best_start_method": best.method,
         },
     )
     report["runtime_s"] = round(time.monotonic() - started, 3)
@@ -494,7 +507,7 @@ def _report(units: UnitSet, setup: _Setup, labels, label_names, *, balanced, ove
     )
 
 
-def _realign_plan(units, labels, label_names, setup, frozen, oversize, limits, started, seed, original,
+def _realign_plan(units, labels, label_names, setup, *, frozen, oversize, limits, started, seed, original,
                   move_weight, method, factor, compact) -> Plan:
     report = _report(
         units,
@@ -651,9 +664,11 @@ def realign(
                 # looser: the plan itself already fits; units of it go home while it stays in the wider band, so the
                 # point is within its tolerance and moves no more than the plan
                 _send_units_home(search, settings, step_deadline)
-                plans.append((factor, _realign_plan(units, search.labels, label_names, setup, frozen,
-                                                    setup.oversize, limits, started, seed, original, move_weight,
-                                                    "realignment local search", factor, compact)))
+                plans.append((factor, _realign_plan(
+                    units, search.labels, label_names, setup, frozen=frozen, oversize=setup.oversize, limits=limits,
+                    started=started, seed=seed, original=original, move_weight=move_weight,
+                    method="realignment local search", factor=factor, compact=compact,
+                )))
                 continue
             search.set_labels(labels)
         if transfers:
@@ -715,8 +730,10 @@ def realign(
                 method = "redesign (the moves could not repair the current alignment)"
         if factor == 1.0:
             main_labels = np.asarray(labels).copy()
-        plans.append((factor, _realign_plan(units, labels, label_names, setup, frozen, oversize, limits, started,
-                                            seed, original, move_weight, method, factor, compact)))
+        plans.append((factor, _realign_plan(
+            units, labels, label_names, setup, frozen=frozen, oversize=oversize, limits=limits, started=started,
+            seed=seed, original=original, move_weight=move_weight, method=method, factor=factor, compact=compact,
+        )))
     main = next(plan for factor, plan in plans if factor == 1.0)
     main.tradeoff = [plan for factor, plan in plans if factor != 1.0]
     main.report["start_pieces_units_moved"] = pieces_moved

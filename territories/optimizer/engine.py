@@ -18,10 +18,11 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
+from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
 
 from .graph import Geography
+from .programme import solve_programme
 
 HOLD = 1e6  # balance penalty once within tolerance: the band becomes a hard limit
 
@@ -55,6 +56,7 @@ def _at_most_one_move_per_unit(unit: np.ndarray, blocks: tuple[list, list, list,
     lower.append(np.full(len(units_moving), -np.inf))
     upper.append(np.ones(len(units_moving)))
     return units_moving, slot
+
 
 class Search:
     """Incremental state of one partition and the moves that improve it."""
@@ -338,7 +340,7 @@ class Search:
         recombine: bool = True,
         milp_after: int = 1,
         stall_rounds: int = 4,
-        milp_time: float = 0.5,
+        milp_nodes: int = 1,
     ) -> None:
         """Descend, raising the balance penalty until every free territory is within tolerance;
         where single moves are stuck (large units, dead ends), re-split pairs of territories."""
@@ -358,7 +360,7 @@ class Search:
             if round_number >= milp_after:
                 for _ in range(6):  # each programme moves one layer of boundary units
                     before, before_excess = self.labels.copy(), self.max_excess()
-                    if not self.balance_by_milp(deadline, milp_time):
+                    if not self.balance_by_milp(deadline, milp_nodes):
                         break
                     self.descend(deadline)
                     if self.max_excess() <= 1.0:
@@ -384,7 +386,7 @@ class Search:
         self.descend(deadline)
 
     # ----- balancing by a small integer programme --------------------------------------------
-    def balance_by_milp(self, deadline: float, time_limit: float = 0.5) -> bool:
+    def balance_by_milp(self, deadline: float, node_limit: int = 1) -> bool:
         """Pick a set of boundary moves that brings every free territory inside the band
         (margin × tolerance) at the least cost: loss of compactness in design, the move weight in
         realignment. Moving units are never articulation points of their territory nor adjacent
@@ -445,17 +447,21 @@ class Search:
         matrix = sparse.csr_matrix(
             (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(row, count + slack_count)
         )
-        result = milp(
+        solution = solve_programme(
             objective,
-            constraints=LinearConstraint(matrix, np.concatenate(lower), np.concatenate(upper)),
-            integrality=np.concatenate([np.ones(count), np.zeros(slack_count)]),
-            bounds=Bounds(0, np.concatenate([np.ones(count), np.full(slack_count, np.inf)])),
-            # short in design (asked for often; a long one crowds out the search itself)
-            options={"time_limit": max(0.5, min(remaining * 0.1, time_limit)), "node_limit": 50, "mip_rel_gap": 0.1},
+            matrix,
+            np.concatenate(lower),
+            np.concatenate(upper),
+            integer=np.concatenate([np.ones(count, dtype=bool), np.zeros(slack_count, dtype=bool)]),
+            upper=np.concatenate([np.ones(count), np.full(slack_count, np.inf)]),
+            # the root alone in design: asked for often, and a long search crowds out the rest
+            node_limit=node_limit,
+            gap=0.1,
+            time_limit=remaining * 0.5,
         )
-        if result.x is None:
+        if solution is None:
             return False
-        chosen = np.flatnonzero(result.x[:count] > 0.5)
+        chosen = np.flatnonzero(solution[:count] > 0.5)
         applied = 0
         for index in chosen[np.argsort(cost[chosen], kind="stable")].tolist():
             u, source, target = int(unit[index]), int(frm[index]), int(to[index])
@@ -469,7 +475,7 @@ class Search:
                 applied += 1
         return applied > 0
 
-    def undo_moves_by_milp(self, deadline: float, band_share: float = 0.99, time_limit: float = 1.5) -> bool:
+    def undo_moves_by_milp(self, deadline: float, band_share: float = 0.99, node_limit: int = 50) -> bool:
         """Realignment: once every territory is within the band, pick a set of boundary moves that
         lowers the move cost most (units going home, and units of less move weight leaving in
         exchange) while every free territory stays inside band_share × its tolerance on every
@@ -531,16 +537,20 @@ class Search:
         matrix = sparse.csr_matrix(
             (np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))), shape=(row, count)
         )
-        result = milp(
+        solution = solve_programme(
             gain,
-            constraints=LinearConstraint(matrix, np.concatenate(lower), np.concatenate(upper)),
-            integrality=np.ones(count),
-            bounds=Bounds(0, 1),
-            options={"time_limit": max(0.5, min(deadline - time.monotonic(), time_limit)), "mip_rel_gap": 0.02},
+            matrix,
+            np.concatenate(lower),
+            np.concatenate(upper),
+            integer=np.ones(count, dtype=bool),
+            upper=np.ones(count),
+            node_limit=node_limit,
+            gap=0.02,
+            time_limit=(deadline - time.monotonic()) * 0.5,
         )
-        if result.x is None:
+        if solution is None:
             return False
-        chosen = np.flatnonzero(result.x > 0.5)
+        chosen = np.flatnonzero(solution > 0.5)
         if len(chosen) == 0 or float(gain[chosen].sum()) >= -1e-9:
             return False
         before = self.labels.copy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyproj
 
+from . import clock
 from .balance import BalanceTarget, normalise_balance
 from .engine import HOLD, Search, Weights, bisection_partition, kmeans_plus_plus, make_contiguous, power_partition
 from .errors import OptimizerInputError
@@ -193,6 +195,18 @@ class _Searched(NamedTuple):
         return (False, -self.polsby_popper if by_pp else self.objective)
 
 
+def _on_work_clock(function):
+    """Run an optimisation on counted work (clock.py), so a seed and a time limit give one plan."""
+
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        with clock.counted_work(kwargs.get("time_limit", 60.0)):
+            return function(*args, **kwargs)
+
+    return run
+
+
+@_on_work_clock
 def design(
     units: UnitSet,
     k: int | None,
@@ -216,7 +230,7 @@ def design(
     `measure=False` the report only names the method (realignment's fallback measures the plan it
     makes of the design itself: the figures take seconds on thousands of units)."""
     started = time.monotonic()
-    deadline = started + max(time_limit, 1.0) * 0.85
+    deadline = clock.now() + max(time_limit, 1.0) * 0.85
     _notify(progress, 1, "building the unit graph")
     geo = units.geography
     n = len(units)
@@ -256,7 +270,7 @@ def design(
         starts = 3 if n * k * len(setup.targets) <= 200_000 else 1
     starts = max(1, int(starts))
     for start in range(starts + max(0, int(extra_starts))):
-        if start > 0 and time.monotonic() > deadline:
+        if start > 0 and clock.now() > deadline:
             break  # a safety stop only: the work per start is fixed (but for the balancing programme's clock limit)
         if start >= starts and any(plan.feasible for plan in searched):
             break  # the extra starts are only for when no start has reached the tolerance yet
@@ -321,7 +335,7 @@ def design(
         share = starts - start if start < starts else starts + extra_starts - start
         for index, (start_labels, method, stream) in enumerate(variants):
             parts = share * (len(variants) - index) / len(variants)
-            start_deadline = time.monotonic() + (deadline - time.monotonic()) / parts
+            start_deadline = clock.now() + (deadline - clock.now()) / parts
             search = Search(
                 geo,
                 values,
@@ -411,7 +425,7 @@ def _realign_by_design(
 
     k = len(label_names)
     geo = units.geography
-    left = max(deadline - time.monotonic(), 1.0)
+    left = max(deadline - clock.now(), 1.0)
 
     def forward(pct: float, message: str) -> None:
         _notify(progress, 10 + 0.75 * pct, f"redesign: {message}")
@@ -452,7 +466,7 @@ def _realign_by_design(
     values = _normalised(setup, k)
     frozen_units = frozen[labels]
     slack, limits, _ = _geography_limits(units, setup, values, frozen_units)
-    if time.monotonic() < deadline:
+    if clock.now() < deadline:
         home = Search(
             geo,
             values,
@@ -482,7 +496,7 @@ def _send_units_home(search: Search, settings: Weights, deadline: float) -> None
     search.penalty = HOLD
     search.descend(deadline)
     for _ in range(8):
-        if deadline - time.monotonic() < 1.0 or not search.undo_moves_by_milp(deadline):
+        if deadline - clock.now() < 1.0 or not search.undo_moves_by_milp(deadline):
             break
     search.settings = settings
 
@@ -534,6 +548,7 @@ REALIGN_WEIGHTS = Weights(compactness=0.02, move_cost=30.0, margin=0.95, centrin
 REALIGN_COMPACT_WEIGHTS = dataclasses.replace(REALIGN_WEIGHTS, compactness=0.5)
 
 
+@_on_work_clock
 def realign(
     units: UnitSet,
     current: Mapping[Any, Any],
@@ -565,7 +580,8 @@ def realign(
     sent home where balance allows, replaces them if it is closer to balance (report:
     `realign_fallback`; no trade-off points then)."""
     started = time.monotonic()
-    deadline = started + max(time_limit, 1.0) * 0.85
+    begun = clock.now()
+    deadline = begun + max(time_limit, 1.0) * 0.85
     _notify(progress, 1, "building the unit graph")
     geo = units.geography
     index = _index(units)
@@ -643,7 +659,7 @@ def realign(
         if factor == 1.0:
             pieces_moved = int((contiguous_start != labels).sum())
         labels = contiguous_start
-        step_deadline = started + (deadline - started) * float(shares[step])
+        step_deadline = begun + (deadline - begun) * float(shares[step])
         search = Search(
             geo,
             values,
@@ -698,7 +714,7 @@ def realign(
             factor == 1.0
             and search.max_excess() > 1.0
             and (far or search.max_excess() > 2.0)
-            and deadline - time.monotonic() > 2.0
+            and deadline - clock.now() > 2.0
         ):
             # moves could not repair the alignment: a design in the time left, named after the current
             # territories, units sent home where balance allows; kept when it is closer to balance

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
 
+from . import clock
 from .graph import Geography
 from .programme import solve_programme
 
@@ -300,7 +300,7 @@ class Search:
         """Apply improving moves until none is left; returns the number of moves made."""
         moves = 0
         for _ in range(max_rounds):
-            if time.monotonic() > deadline:
+            if clock.now() > deadline:
                 break
             if len(self.slack_units):
                 self.update_tolerances()
@@ -326,6 +326,7 @@ class Search:
                 if applied >= limit:
                     break
             moves += applied
+            clock.spend(clock.DESCENT_CANDIDATE_S * len(unit) + clock.DESCENT_MOVE_S * applied)
             if applied == 0:
                 break
         return moves
@@ -353,7 +354,7 @@ class Search:
             if self.max_excess() < best[0] - 1e-9:
                 best = (self.max_excess(), self.labels.copy())
                 best_round = round_number
-            if self.max_excess() <= 1.0 or time.monotonic() > deadline:
+            if self.max_excess() <= 1.0 or clock.now() > deadline:
                 break
             if round_number - best_round >= stall_rounds:
                 break  # stuck: neither penalty, programme nor recombination helps; another start may
@@ -391,7 +392,7 @@ class Search:
         (margin × tolerance) at the least cost: loss of compactness in design, the move weight in
         realignment. Moving units are never articulation points of their territory nor adjacent
         to another moving unit, so territories stay connected (checked again when applied)."""
-        remaining = deadline - time.monotonic()
+        remaining = deadline - clock.now()
         if remaining < 0.5:
             return False
         unit, frm, to, delta = self.candidate_moves(include_balance=False)
@@ -457,7 +458,7 @@ class Search:
             # the root alone in design: asked for often, and a long search crowds out the rest
             node_limit=node_limit,
             gap=0.1,
-            time_limit=remaining * 0.5,
+            time_limit=max(5.0, remaining),
         )
         if solution is None:
             return False
@@ -482,7 +483,7 @@ class Search:
         measure. Single moves home stall where a territory has no room for one unit more or less; a
         programme finds the exchanges. Articulation units and neighbours of another moving unit are
         left out, so territories stay connected; the set is undone if applying it leaves the band."""
-        if self.move_cost is None or deadline - time.monotonic() < 0.5:
+        if self.move_cost is None or deadline - clock.now() < 0.5:
             return False
         unit, frm, to, _ = self.candidate_moves(include_balance=False)
         if len(unit) == 0:
@@ -546,7 +547,7 @@ class Search:
             upper=np.ones(count),
             node_limit=node_limit,
             gap=0.02,
-            time_limit=(deadline - time.monotonic()) * 0.5,
+            time_limit=max(5.0, deadline - clock.now()),
         )
         if solution is None:
             return False
@@ -590,7 +591,7 @@ class Search:
         keeping the most compact cut found; a move only if it lowers the pair's worst excess."""
         excess = self.territory_excess()
         for a in np.argsort(-excess, kind="stable").tolist():
-            if excess[a] <= 1.0 or time.monotonic() > deadline:
+            if excess[a] <= 1.0 or clock.now() > deadline:
                 break
             lab = self.labels
             touching = np.unique(lab[self.edge_target[lab[self.edge_source] == a]])
@@ -610,7 +611,7 @@ class Search:
             if not done and three:
                 # no pair can be re-split: a third territory next to the pair takes up the excess
                 for b in partners[:3]:
-                    if time.monotonic() > deadline:
+                    if clock.now() > deadline:
                         break
                     lab = self.labels
                     pair = (lab[self.edge_source] == a) | (lab[self.edge_source] == b)
@@ -812,7 +813,7 @@ class Search:
         territory, nor untangle a territory wrapped round another; this can. Returns the kept re-splits."""
         kept = 0
         for attempt in range(attempts):
-            if time.monotonic() > deadline:
+            if clock.now() > deadline:
                 break
             lab = self.labels
             a_, b_ = lab[self.edge_source], lab[self.edge_target]

@@ -15,6 +15,8 @@ import sys
 import numpy as np
 from scipy import sparse
 
+from . import clock
+
 # A fixed thread count: HiGHS's integer search is deterministic for a given number of threads, and
 # its thread pool is sized once per process.
 THREADS = 2
@@ -91,6 +93,7 @@ def solve_programme(
         highs.setOptionValue(option, value)
     highs.passModel(model)
     highs.run()
+    clock.spend_on_programme(columns.nnz, highs.getInfo().simplex_iteration_count)
     if highs.getInfo().primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
         return None
     return np.asarray(highs.getSolution().col_value)

@@ -15,12 +15,11 @@ then only mends what is left on the individual measures.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
+from . import clock
 from .engine import Search
 
 
@@ -141,7 +140,7 @@ def rebalance_by_transfers(
     band = float(search.tolerances.min()) * band_share
     stalled: set[tuple[int, int]] = set()
     for _ in range(passes):
-        if time.monotonic() > deadline or search.max_excess() <= band_share:
+        if clock.now() > deadline or search.max_excess() <= band_share:
             break
         flows = _flows(search, load, cost_ratio, band, stalled)
         if not flows:
@@ -149,7 +148,7 @@ def rebalance_by_transfers(
         # a unit moved in this pass is not moved again in it; a unit going home costs nothing
         moved = np.zeros(search.n, dtype=bool)
         for (a, b), amount in sorted(flows.items(), key=lambda item: -item[1]):
-            if time.monotonic() > deadline:
+            if clock.now() > deadline:
                 break
             price = np.where(original == b, 0.0, scaled)
             delivered = _deliver(search, a, b, amount, load, price, moved, band * 0.5)

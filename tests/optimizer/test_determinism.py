@@ -2,11 +2,12 @@
 
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 
 import territories.optimizer.engine as engine
-from bench.optimizer import hex_instance
-from territories.optimizer import design
+from bench.optimizer import hex_instance, shifted_measures
+from territories.optimizer import design, realign
 
 
 @contextmanager
@@ -36,3 +37,26 @@ def test_a_seed_gives_the_same_plan_on_a_quiet_and_on_a_busy_machine(monkeypatch
     assert busy.assignment == quiet.assignment
     assert busy.report["max_rel_dev"] == quiet.report["max_rel_dev"]
 
+
+def _tradeoff(plan):
+    points = plan.report["tradeoff"]
+    return [(point["tolerance_factor"], point["max_rel_dev"], point["units_moved"]) for point in points]
+
+
+def test_a_realignment_does_not_change_when_the_machine_runs_slower(monkeypatch):
+    # realignment's steps stop at their share of the time limit (the tighter trade-off points do here): on the wall
+    # clock a slower machine stops them elsewhere; on counted work it does not
+    units, info = hex_instance(True)
+    balance = info["balance"]
+    current = design(units, 8, balance, seed=0, time_limit=60).assignment
+    shifted = units.with_measures(shifted_measures(units))
+    usual = realign(shifted, current, balance, seed=0, time_limit=6, move_weight="revenue")
+
+    real = time.monotonic
+    origin = real()
+    monkeypatch.setattr(time, "monotonic", lambda: origin + (real() - origin) * 1.3)  # every second takes 1.3
+    slower = realign(shifted, current, balance, seed=0, time_limit=6, move_weight="revenue")
+
+    assert any(point[1] > point[0] * 0.05 for point in _tradeoff(usual)), "no step stopped on its time share"
+    assert slower.assignment == usual.assignment
+    assert _tradeoff(slower) == _tradeoff(usual)

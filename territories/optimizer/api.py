@@ -704,7 +704,6 @@ def realign(
             recombine=False,
             milp_after=0,
             stall_rounds=3 if far else 20,
-            milp_nodes=50,
         )
         if search.max_excess() <= 1.0:
             _send_units_home(search, settings, step_deadline)

@@ -271,7 +271,7 @@ def design(
     starts = max(1, int(starts))
     for start in range(starts + max(0, int(extra_starts))):
         if start > 0 and clock.now() > deadline:
-            break  # a safety stop only: the work per start is fixed (but for the balancing programme's clock limit)
+            break  # a safety stop only: the work per start is fixed (programmes bounded by nodes)
         if start >= starts and any(plan.feasible for plan in searched):
             break  # the extra starts are only for when no start has reached the tolerance yet
         _notify(progress, 5 + 85 * start / starts, f"start {start + 1} of {starts}")

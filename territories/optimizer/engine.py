@@ -345,7 +345,6 @@ class Search:
         recombine: bool = True,
         milp_after: int = 1,
         stall_rounds: int = 4,
-        milp_nodes: int = 1,
     ) -> None:
         """Descend, raising the balance penalty until every free territory is within tolerance;
         where single moves are stuck (large units, dead ends), re-split pairs of territories."""
@@ -365,7 +364,7 @@ class Search:
             if round_number >= milp_after:
                 for _ in range(6):  # each programme moves one layer of boundary units
                     before, before_excess = self.labels.copy(), self.max_excess()
-                    if not self.balance_by_milp(deadline, milp_nodes):
+                    if not self.balance_by_milp(deadline):
                         break
                     self.descend(deadline)
                     if self.max_excess() <= 1.0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -198,9 +199,13 @@ class _Searched(NamedTuple):
 def _on_work_clock(function):
     """Run an optimisation on counted work (clock.py), so a seed and a time limit give one plan."""
 
+    signature = inspect.signature(function)
+
     @functools.wraps(function)
     def run(*args, **kwargs):
-        with clock.counted_work(kwargs.get("time_limit", 60.0)):
+        arguments = signature.bind(*args, **kwargs)
+        arguments.apply_defaults()
+        with clock.counted_work(arguments.arguments["time_limit"]):
             return function(*args, **kwargs)
 
     return run

@@ -390,7 +390,7 @@ class Search:
         self.descend(deadline)
 
     # ----- balancing by a small integer programme --------------------------------------------
-    def balance_by_milp(self, deadline: float, node_limit: int = 1) -> bool:
+    def balance_by_milp(self, deadline: float) -> bool:
         """Pick a set of boundary moves that brings every free territory inside the band
         (margin × tolerance) at the least cost: loss of compactness in design, the move weight in
         realignment. Moving units are never articulation points of their territory nor adjacent
@@ -460,7 +460,7 @@ class Search:
             upper=np.concatenate([np.ones(count), np.full(slack_count, np.inf)]),
             # the root alone: asked for often, and a longer search crowds out the rest (50 nodes took 5-7 s a
             # call in realignment at k = 50 and ended 5.5% off; the root alone, 1-2.5 s, reached the band)
-            node_limit=node_limit,
+            node_limit=1,
             gap=0.1,
             time_limit=max(10.0, remaining),
         )
@@ -480,7 +480,7 @@ class Search:
                 applied += 1
         return applied > 0
 
-    def undo_moves_by_milp(self, deadline: float, band_share: float = 0.99, node_limit: int = 1) -> bool:
+    def undo_moves_by_milp(self, deadline: float, band_share: float = 0.99) -> bool:
         """Realignment: once every territory is within the band, pick a set of boundary moves that
         lowers the move cost most (units going home, and units of less move weight leaving in
         exchange) while every free territory stays inside band_share × its tolerance on every
@@ -549,7 +549,7 @@ class Search:
             np.concatenate(upper),
             integer=np.ones(count, dtype=bool),
             upper=np.ones(count),
-            node_limit=node_limit,
+            node_limit=1,
             gap=0.02,
             time_limit=max(10.0, deadline - clock.now()),
         )

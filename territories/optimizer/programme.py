@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
+import highspy
 import numpy as np
 from scipy import sparse
 
@@ -28,8 +29,6 @@ def _new_highs():
     """A HiGHS instance; the first in a process prints a banner to standard output, which would
     land in the command's output and the workers' logs, so that one is made with it closed."""
     global _banner_printed
-    import highspy
-
     if _banner_printed:
         return highspy.Highs()
     sys.stdout.flush()
@@ -59,8 +58,6 @@ def solve_programme(
 ) -> np.ndarray | None:
     """Minimise cost·x subject to row_lower ≤ matrix·x ≤ row_upper and 0 ≤ x ≤ upper, x integer where
     `integer` is true. Returns the best solution found within the node limit, or None if none was."""
-    import highspy
-
     inf = highspy.kHighsInf
     columns = sparse.csc_matrix(matrix)
     model = highspy.HighsLp()
@@ -93,7 +90,8 @@ def solve_programme(
         highs.setOptionValue(option, value)
     highs.passModel(model)
     highs.run()
-    clock.spend_on_programme(columns.nnz, highs.getInfo().simplex_iteration_count)
-    if highs.getInfo().primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
+    info = highs.getInfo()
+    clock.spend_on_programme(columns.nnz, info.simplex_iteration_count)
+    if info.primal_solution_status != highspy.SolutionStatus.kSolutionStatusFeasible:
         return None
     return np.asarray(highs.getSolution().col_value)

@@ -1,4 +1,4 @@
-"""One seed, one plan: the design does not depend on how busy the machine is."""
+"""One seed, one plan: neither a design nor a realignment depends on how busy or slow the machine is."""
 
 import subprocess
 import sys

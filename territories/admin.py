@@ -11,6 +11,7 @@ from territories.models import (
     AssignmentRule,
     GeoUnit,
     GeoUnitLayer,
+    OptimizerAlternative,
     Scenario,
     ScenarioEvent,
     Territory,
@@ -35,13 +36,25 @@ class ScenarioEventInline(admin.TabularInline):
     can_delete = False
 
 
+class OptimizerAlternativeInline(admin.TabularInline):
+    """A realignment's trade-off points; managers choose them on the map workspace."""
+
+    model = OptimizerAlternative
+    fk_name = "run"
+    extra = 0
+    fields = ["tolerance_factor", "adopted_as", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+    verbose_name = "trade-off point"
+
+
 @admin.register(Scenario)
 class ScenarioAdmin(SimpleHistoryAdmin):
     list_display = ["name", "status", "activated_at", "scheduled_activation_at", "previous_active", "version"]
     list_filter = ["status"]
     search_fields = ["name"]
     readonly_fields = ["status", "cloned_from", "previous_active", "activated_at", "archived_at", "version"]
-    inlines = [ScenarioEventInline]
+    inlines = [ScenarioEventInline, OptimizerAlternativeInline]
     actions = ["clone_scenarios", "activate_scenario", "roll_back"]
 
     @admin.action(description="Clone into a new planning scenario")

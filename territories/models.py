@@ -222,3 +222,32 @@ class ScenarioEdit(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.get_kind_display()}"
+
+
+class OptimizerAlternative(models.Model):
+    """A trade-off point of a realignment run (balance against disruption) that a manager may make a scenario of.
+
+    The run writes its plan as a scenario; the points at tighter and looser tolerances are kept here as the units
+    they move away from the source's current alignment, with their report, so no scenario is cloned for a point
+    nobody chooses."""
+
+    run = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="optimizer_alternatives",
+                            help_text="The scenario the realignment wrote (its plan).")
+    tolerance_factor = models.FloatField(help_text="The point's tolerances as a multiple of the plan's.")
+    changes = models.JSONField(default=list, help_text="[unit id, territory code] of every unit the point moves.")
+    report = models.JSONField(default=dict, help_text="The point's own figures, as a run's report.")
+    source_digest = models.CharField(
+        max_length=64, help_text="Of the source's units, alignment and measures when the run read them."
+    )
+    adopted_as = models.ForeignKey(Scenario, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                   help_text="The scenario made of this point, once a manager chose it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "tolerance_factor"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "tolerance_factor"], name="optimizer_alternative_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run.name}: tolerance × {self.tolerance_factor:g}"

@@ -124,3 +124,24 @@ def optimizer_run_task(job_id: int, scenario_id: int, params: dict) -> None:
         }
 
     job_run(job_id=job_id, work=work)
+
+
+@shared_task(acks_late=True)
+def optimizer_alternative_adopt_task(job_id: int, alternative_id: int) -> None:
+    """Make a realignment's trade-off point a planning scenario (light work: the default queue)."""
+    from territories.models import OptimizerAlternative
+    from territories.services.optimizer_runs import optimizer_alternative_adopt
+
+    def work(job, progress):
+        alternative = OptimizerAlternative.objects.get(pk=alternative_id)
+        with _acting_as(job.created_by):
+            result = optimizer_alternative_adopt(alternative=alternative, user=job.created_by, progress=progress)
+        summary = result.optimizer_report["summary"]
+        return {
+            "scenario": result.pk,
+            "source_scenario": result.cloned_from_id,
+            "summary": summary,
+            "message": f'Scenario "{result.name}" created: {summary["headline"]}',
+        }
+
+    job_run(job_id=job_id, work=work)

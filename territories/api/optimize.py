@@ -59,3 +59,24 @@ class ScenarioOptimizeSerializer(serializers.Serializer):
             "balance": {name: [target["weight"], target["tolerance"]] for name, target in balance.items()},
             "parent": data["parent"].pk if data.get("parent") else None, "name": data.get("name") or "",
         }
+
+
+class TradeoffPointSerializer(serializers.Serializer):
+    """A realignment's plan or one of its trade-off points, with the figures to choose between them."""
+
+    factor = serializers.FloatField(help_text="Tolerances as a multiple of the plan's (the plan itself: 1).")
+    tolerance = serializers.CharField(help_text="Each balanced measure's tolerance at this point.")
+    max_rel_dev = serializers.FloatField(help_text="Largest relative deviation from the mean over the measures.")
+    within_tolerance = serializers.BooleanField(help_text="Every territory within this point's own tolerance.")
+    contiguous = serializers.BooleanField()
+    units_moved = serializers.IntegerField()
+    accounts_moved = serializers.IntegerField()
+    revenue_moved_share = serializers.FloatField(help_text="Share of the annual revenue that changes territory.")
+    polsby_popper_mean = serializers.FloatField()
+    is_plan = serializers.BooleanField(help_text="The run's plan: this scenario itself.")
+    alternative = serializers.IntegerField(allow_null=True, help_text="Id to adopt the point by (null: the plan).")
+    adopted_as = serializers.IntegerField(source="adopted_as_id", allow_null=True,
+                                         help_text="Id of the scenario made of this point, if any.")
+    same_as_plan = serializers.BooleanField(help_text="The point ended on the plan's own figures: no other choice.")
+    dominated_by = serializers.CharField(
+        help_text="Another option as balanced that moves less (or better balanced, moving no more); empty if none.")

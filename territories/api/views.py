@@ -29,7 +29,7 @@ from core.api_commands import (
 )
 from core.models import Job
 from territories import services
-from territories.api.optimize import ScenarioOptimizeSerializer
+from territories.api.optimize import ScenarioOptimizeSerializer, TradeoffPointSerializer
 from territories.api.serializers import (
     AssignmentRuleSerializer,
     GeoUnitImportSerializer,
@@ -47,7 +47,15 @@ from territories.api.serializers import (
     TerritoryUnitsSerializer,
 )
 from territories.filters import AssignmentRuleFilterSet, GeoUnitFilterSet, ScenarioFilterSet, TerritoryFilterSet
-from territories.models import AssignmentRule, GeoUnit, GeoUnitLayer, Scenario, Territory, TerritoryType
+from territories.models import (
+    AssignmentRule,
+    GeoUnit,
+    GeoUnitLayer,
+    OptimizerAlternative,
+    Scenario,
+    Territory,
+    TerritoryType,
+)
 from territories.selectors import scenario_list
 
 
@@ -155,6 +163,30 @@ class ScenarioViewSet(viewsets.ModelViewSet):
             raise ValidationError({"detail": exc.messages[0]}) from exc
         return command_accept(request, kind=Job.Kind.OPTIMIZER, params=dict(params, scenario=scenario.pk),
                               task=optimizer_run_task, args=(scenario.pk, params))
+
+    @extend_schema(responses=TradeoffPointSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def tradeoff(self, request, pk=None):
+        """A realignment's plan (this scenario) and its points at tighter and looser tolerances: balance against
+        disruption. Empty for scenarios no realignment wrote."""
+        from territories.services.optimizer_runs import tradeoff_rows
+
+        return Response(TradeoffPointSerializer(tradeoff_rows(scenario=self.get_object()), many=True).data)
+
+    @extend_schema(request=None, parameters=[IDEMPOTENCY_PARAMETER], responses={202: JobAcceptedSerializer},
+                   examples=[JOB_ACCEPTED_EXAMPLE])
+    @action(detail=True, methods=["post"], url_path=r"tradeoff/(?P<alternative_id>[0-9]+)/adopt")
+    def tradeoff_adopt(self, request, pk=None, alternative_id=None):
+        """Queue making a trade-off point a planning scenario of the realignment's source (the job names it)."""
+        from territories.tasks import optimizer_alternative_adopt_task
+
+        scenario = self.get_object()
+        alternative = get_object_or_404(OptimizerAlternative, pk=alternative_id, run=scenario)
+        if alternative.adopted_as_id is not None and Scenario.objects.filter(pk=alternative.adopted_as_id).exists():
+            raise ValidationError(f"This trade-off point is already scenario #{alternative.adopted_as_id}.")
+        return command_accept(request, kind=Job.Kind.OPTIMIZER,
+                              params={"scenario": scenario.pk, "alternative": alternative.pk},
+                              task=optimizer_alternative_adopt_task, args=(alternative.pk,))
 
     @extend_schema(request=ScenarioCompareSerializer, responses=ScenarioComparisonSerializer)
     @action(detail=True, methods=["post"], permission_classes=[IsManagerOrReadOnly])

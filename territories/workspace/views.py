@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
 
 from territories.models import Scenario, Territory
+from territories.services.optimizer_runs import tradeoff_rows
 from territories.workspace import selectors
 
 
@@ -55,12 +56,14 @@ def index(request):
         "accountUrl": _url_or_empty("accounts:account-detail", 0).replace("/0/", "/{id}/"),
         "csrfToken": get_token(request),
         "optimizeUrl": "/api/v1/scenarios/{id}/optimize/",
+        "tradeoffAdoptUrl": "/api/v1/scenarios/{id}/tradeoff/{point}/adopt/",
         "jobUrl": "/api/v1/jobs/{id}/",
         "compareUrl": _url_or_empty("territories:scenario-compare"),
     }
     return render(request, "workspace/index.html", {"config": config, "scenarios": scenarios,
                                                     "selected": selected,
                                                     "optimizer_report": selected.optimizer_report if selected else None,
+                                                    "tradeoff": tradeoff_rows(scenario=selected) if selected else [],
                                                     "optimizer_measures": OPTIMIZER_MEASURES})
 
 

@@ -188,6 +188,9 @@ API = [
     _("v1:scenario-rollback", {"pk": "live"},                               UA,  D,   D,   P,   P,   P),
     _("v1:scenario-optimize", {"pk": "plan"},                               UA,  D,   D,   P,   P,   P),
     _("v1:scenario-schedule", {"pk": "plan"},                               UA,  D,   D,   P,   P,   P),
+    # a realignment's trade-off points: read like the scenario; choosing one is a manager's (no such point: 404)
+    row("v1:scenario-tradeoff", {"pk": "plan"},                             UA,  OK,  OK,  OK,  OK,  OK),
+    _("v1:scenario-tradeoff-adopt", {"pk": "plan", "alternative_id": "=999999"}, UA, D, D,  H,   H,   H),
     row("v1:scenario-events", {"pk": "plan"},                               UA,  OK,  OK,  OK,  OK,  OK),
     row("v1:scenario-overlaps-and-gaps", {"pk": "plan"},                    UA,  OK,  OK,  OK,  OK,  OK),
     row("v1:territory-list", None,                                          UA,  OK,  OK,  OK,  OK,  OK),

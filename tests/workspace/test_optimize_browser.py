@@ -91,3 +91,44 @@ def test_manager_realigns_keeping_territories_compact(
     page.screenshot(path=str(screenshot_dir / "workspace-optimise-phone.png"))
     assert errors == []
     context.close()
+
+
+def test_manager_chooses_a_point_of_the_tradeoff_and_gets_its_scenario(
+    browser, live_server, manager_user, celery_worker_process, screenshot_dir, settings
+):
+    from territories.services.optimizer_runs import optimizer_run
+    from tests.optimizer_integration.test_optimizer_runs import _grid_scenario
+
+    settings.MAP_TILE_URL = "http://127.0.0.1:9/{z}/{x}/{y}.png"
+    source = _grid_scenario(leaves=4)  # bands of 12, 6, 12, 6 units of nearly equal potential
+    run = optimizer_run(scenario=source, mode="realign", balance={"potential": (1.0, 0.2)}, time_limit=20)
+    context, page, errors = _workspace(browser, live_server, manager_user, run)
+
+    table = page.locator("[data-testid=tradeoff]")
+    factors = [row.get_attribute("data-factor") for row in table.locator("tbody tr").all()]
+    assert factors == ["0.5", "0.75", "1.0", "1.5"]
+    assert table.locator("tr.ws-tradeoff-plan th").inner_text() == "potential ±20%"
+    loosest = table.locator("tr[data-factor='1.5']")
+    assert "potential ±30%" in loosest.inner_text()
+    assert "the plan again" in table.locator("tr[data-factor='0.75']").inner_text()  # 15% asks for no other move
+    table.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "workspace-tradeoff.png"))
+
+    loosest.locator("[data-testid=tradeoff-adopt]").click()
+    page.wait_for_url(f"**/workspace/?scenario=*&compare={source.pk}", timeout=90_000)
+    page.wait_for_selector("body[data-workspace-ready=true]")
+    made = Scenario.objects.get(pk=int(page.url.split("scenario=")[1].split("&")[0]))
+    assert made.cloned_from == source and made.optimizer_report["tolerance_factor"] == 1.5
+    assert "realigned at potential ±30%" in made.name
+    report = page.locator("[data-testid=optimize-report]")
+    moved = made.optimizer_report["disruption"]
+    assert f"{moved['units_moved']} / {moved['accounts_moved']}" in report.inner_text()
+
+    # back on the run, the point now names its scenario instead of offering it again
+    page.goto(f"{live_server.url}/workspace/?scenario={run.pk}")
+    page.wait_for_selector("body[data-workspace-ready=true]")
+    link = page.locator("[data-testid=tradeoff] tr[data-factor='1.5'] a")
+    assert link.inner_text() == "its scenario" and link.get_attribute("title") == made.name
+    assert page.locator("[data-testid=tradeoff-adopt]").count() == 1  # the tightest point is still on offer
+    assert errors == []
+    context.close()

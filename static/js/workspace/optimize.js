@@ -17,12 +17,14 @@
       if (job.status === "succeeded") {
         var created = job.result.scenario;
         var s = job.result.summary || {};
+        source = job.result.source_scenario || source;
         say("Done: largest deviation " + (100 * s.max_rel_dev).toFixed(1) + "%, " +
             (s.contiguous ? "contiguous" : "NOT contiguous") + ". Opening the new scenario…");
         window.location.search = "?scenario=" + created + "&compare=" + source;
       } else if (job.status === "failed") {
         say("The run failed: " + (job.message || "see the job"));
         form.querySelector("button").disabled = false;
+        document.querySelectorAll("[data-adopt-point]").forEach(function (b) { b.disabled = false; });
       } else {
         say((job.message || job.status) + " (" + Math.round(job.progress || 0) + "%)");
         window.setTimeout(function () { follow(jobUrl, source); }, 1500);
@@ -60,6 +62,30 @@
         return;
       }
       follow(config.jobUrl.replace("{id}", answer.data.job), source);
+    });
+  });
+
+  // a realignment's trade-off point made a scenario of its own: the same job follow, then the new scenario opens
+  document.querySelectorAll("[data-adopt-point]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var run = config.scenario;
+      var point = button.getAttribute("data-adopt-point");
+      document.querySelectorAll("[data-adopt-point]").forEach(function (b) { b.disabled = true; });
+      say("Queueing…");
+      fetch(config.tradeoffAdoptUrl.replace("{id}", run).replace("{point}", point), {
+        method: "POST", credentials: "same-origin",
+        headers: {"X-CSRFToken": config.csrfToken, "Idempotency-Key": "ws-adopt-" + point + "-" + Date.now()}
+      }).then(function (r) {
+        return r.json().then(function (data) { return {ok: r.ok, data: data}; });
+      }).then(function (answer) {
+        if (!answer.ok) {
+          var d = answer.data;
+          say("Refused: " + (d.message || d.detail || JSON.stringify(d)));
+          document.querySelectorAll("[data-adopt-point]").forEach(function (b) { b.disabled = false; });
+          return;
+        }
+        follow(config.jobUrl.replace("{id}", answer.data.job), run);
+      });
     });
   });
 }());

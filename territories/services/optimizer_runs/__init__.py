@@ -8,6 +8,7 @@ are dissolved before the write (coverage union of the units, in GEOS); the write
 statements: clone the source, place the units, replace the moved accounts' assignments, set the boundaries.
 """
 
+from .alternatives import optimizer_alternative_adopt, tradeoff_rows
 from .run import optimizer_params_check, optimizer_run, optimizer_run_check, optimizer_search_seconds
 from .scope import DEFAULT_BALANCE, DEFAULT_TIME_LIMIT, MEASURES, MODES, OptimizerScope, optimizer_scope
 
@@ -17,9 +18,11 @@ __all__ = [
     "MEASURES",
     "MODES",
     "OptimizerScope",
+    "optimizer_alternative_adopt",
     "optimizer_params_check",
     "optimizer_run",
     "optimizer_run_check",
     "optimizer_scope",
     "optimizer_search_seconds",
+    "tradeoff_rows",
 ]

@@ -152,6 +152,39 @@ def plan_boundaries(*, scenario: Scenario, scope: OptimizerScope, layout: PlanLa
 
 
 @transaction.atomic
+def plan_scenario(
+    *,
+    scenario: Scenario,
+    scope: OptimizerScope,
+    assignment: dict,
+    report: dict,
+    user,
+    name,
+    notify,
+    phases: dict,
+    phase_start: float,
+) -> Scenario:
+    """A new planning scenario of `scenario` with the units placed as `assignment` says (unit id → label): the
+    labels matched to the leaves, the boundaries dissolved, then the clone written with `report`."""
+    notify(91, "building the boundaries")
+    layout = plan_layout(scenario=scenario, scope=scope, assignment=assignment, mode=report["mode"])
+    boundaries = plan_boundaries(scenario=scenario, scope=scope, layout=layout) if scope.kind == "geo_units" else {}
+    mark = time.monotonic()
+    phases["boundaries"] = round(mark - phase_start, 3)
+    return plan_write(
+        scenario=scenario,
+        scope=scope,
+        layout=layout,
+        boundaries=boundaries,
+        report=report,
+        user=user,
+        name=name,
+        notify=notify,
+        phases=phases,
+        phase_start=mark,
+    )
+
+
 def plan_write(
     *,
     scenario: Scenario,

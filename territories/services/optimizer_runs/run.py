@@ -11,7 +11,8 @@ from accounts.models import AccountAssignment
 from territories.models import Scenario, Territory, TerritoryUnit
 from territories.optimizer import OptimizerInputError, UnitSet, design, realign
 
-from .plan import plan_boundaries, plan_layout, plan_write
+from .alternatives import alternatives_keep
+from .plan import plan_scenario
 from .scope import DEFAULT_BALANCE, DEFAULT_TIME_LIMIT, MEASURES, MODES, Progress, leaf_territories, optimizer_scope
 
 
@@ -171,36 +172,32 @@ def optimizer_run(
         raise ValidationError(str(exc)) from exc
     _unit_set_keep(scope, units)
     mark = phase_end("optimiser", mark)
-    notify(91, "building the boundaries")
-    report = dict(
-        plan.report,
-        mode=mode,
-        compact=compact if mode == "realign" else None,
-        source_scenario=scenario.pk,
-        unit_kind=scope.kind,
-        parent=parent.code if parent is not None else None,
-        balance={m: list(v) for m, v in balance.items()},
-        time_limit_s=time_limit,
-        search_time_limit_s=search_seconds,
-        unit_graph_reused=graph_reused,
-        named_accounts_not_counted=scope.named_accounts,
-        named_potential_not_counted=round(scope.named_potential, 2),
-    )
-    layout = plan_layout(scenario=scenario, scope=scope, assignment=plan.assignment, mode=mode)
-    boundaries = plan_boundaries(scenario=scenario, scope=scope, layout=layout) if scope.kind == "geo_units" else {}
-    mark = phase_end("boundaries", mark)
-    result = plan_write(
+    context = {
+        "mode": mode,
+        "compact": compact if mode == "realign" else None,
+        "source_scenario": scenario.pk,
+        "unit_kind": scope.kind,
+        "parent": parent.code if parent is not None else None,
+        "balance": {m: list(v) for m, v in balance.items()},
+        "time_limit_s": time_limit,
+        "search_time_limit_s": search_seconds,
+        "unit_graph_reused": graph_reused,
+        "named_accounts_not_counted": scope.named_accounts,
+        "named_potential_not_counted": round(scope.named_potential, 2),
+    }
+    result = plan_scenario(
         scenario=scenario,
         scope=scope,
-        layout=layout,
-        boundaries=boundaries,
-        report=report,
+        assignment=plan.assignment,
+        report=dict(plan.report, **context),
         user=user,
         name=name,
         notify=notify,
         phases=phases,
         phase_start=mark,
     )
+    if mode == "realign":
+        alternatives_keep(run=result, scope=scope, plans=plan.tradeoff, context=context)
     phases["total"] = round(time.monotonic() - started, 3)
     result.optimizer_report["phases_s"] = phases
     result.optimizer_report["total_runtime_s"] = phases["total"]

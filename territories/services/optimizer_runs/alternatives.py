@@ -124,7 +124,7 @@ def optimizer_alternative_adopt(*, alternative: OptimizerAlternative, user=None,
             progress(pct, message)
 
     with transaction.atomic():
-        alternative = OptimizerAlternative.objects.select_for_update().select_related("run").get(pk=alternative.pk)
+        alternative = OptimizerAlternative.objects.select_for_update(of=("self",)).get(pk=alternative.pk)
         factor_words = tolerance_words(alternative.report.get("balance") or {}, alternative.tolerance_factor)
         if alternative.adopted_as_id is not None:
             adopted = Scenario.objects.filter(pk=alternative.adopted_as_id).first()

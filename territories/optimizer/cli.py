@@ -27,8 +27,9 @@ def run_design_command(
 ) -> dict:
     """Design (or, with `current_field`, realign) territories for a GeoJSON FeatureCollection.
 
-    Writes every input feature to `out_path` with a `territory` property, and the report to
-    `report_path`. Returns the report. Raises OptimizerInputError with a one-line message for bad
+    Writes every input feature to `out_path` with a `territory` property (a realignment adds its trade-off
+    points as `territory_x0.5`, `territory_x0.75`, `territory_x1.5`: the tolerance times that factor), and
+    the report to `report_path`. Returns the report. Raises OptimizerInputError with a one-line message for bad
     input."""
     if isinstance(balance_fields, str):
         balance_fields = [name.strip() for name in balance_fields.split(",") if name.strip()]
@@ -56,10 +57,19 @@ def run_design_command(
         if k is None:
             raise OptimizerInputError("--k is required when there is no --current field")
         plan = design(units, k, balance, seed=seed, time_limit=time_limit, progress=progress)
+    # a realignment's trade-off points ride along as one property each, so any GIS can map the choice
+    points = {f"territory_x{point.report['tolerance_factor']:g}": point for point in plan.tradeoff}
+    for entry in plan.report.get("tradeoff", []):
+        if entry["tolerance_factor"] != 1.0:
+            entry["property"] = f"territory_x{entry['tolerance_factor']:g}"
     features = []
     for unit_id, feature in zip(units.ids, units.features, strict=False):
         written = dict(feature)
-        written["properties"] = {**(feature.get("properties") or {}), "territory": plan.assignment[unit_id]}
+        written["properties"] = {
+            **(feature.get("properties") or {}),
+            "territory": plan.assignment[unit_id],
+            **{name: point.assignment[unit_id] for name, point in points.items()},
+        }
         features.append(written)
     _write(out_path, {"type": "FeatureCollection", "features": features})
     if report_path:

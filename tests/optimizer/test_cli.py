@@ -67,6 +67,15 @@ def test_realign_from_current_field(units_file, tmp_path):
     report = run(designed, tmp_path, current_field="current", k=None, out_path=str(tmp_path / "re.geojson"))
     assert report["within_tolerance"]
     assert report["disruption"]["units_moved"] < 32
+    # each trade-off point is a property of its own, moving what its report says
+    out = json.loads((tmp_path / "re.geojson").read_text())["features"]
+    points = {entry["property"]: entry for entry in report["tradeoff"] if entry["tolerance_factor"] != 1.0}
+    assert set(points) == {"territory_x0.5", "territory_x0.75", "territory_x1.5"}
+    for name, entry in points.items():
+        moved = sum(f["properties"][name] != f["properties"]["current"] for f in out)
+        assert moved == entry["units_moved"], name
+    assert sum(f["properties"]["territory"] != f["properties"]["current"] for f in out) == (
+        report["disruption"]["units_moved"])
 
 
 def write(tmp_path, data):

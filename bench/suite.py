@@ -41,7 +41,6 @@ import sys
 import tempfile
 import threading
 import time
-from importlib import import_module
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -57,6 +56,8 @@ from common import (  # noqa: E402
     percentile,
     queue_purge,
     secondary_structures,
+    summary_backfill,
+    summary_triggers_off,
     timed,
 )
 
@@ -73,7 +74,6 @@ TARGETS = {  # figure -> (comparison, limit); checked and printed at the end
 INDUSTRIES = ["manufacturing", "healthcare", "retail", "software", "finance", "energy", "education", "logistics"]
 WEST, SOUTH, EAST, NORTH = -125.0, 25.0, -70.0, 49.0
 BULK_TABLES = ["accounts_account", "accounts_accountassignment", "performance_activity", "performance_opportunity"]
-SUMMARY_SOURCE_TABLES = ["performance_activity", "performance_opportunity"]  # triggers keep the book's summary
 
 
 # ------------------------------------------------------------------------------------------------ the data set
@@ -219,23 +219,16 @@ def data_generate(plan: dict, log) -> dict[str, float]:
         drops, creates = secondary_structures(cursor, BULK_TABLES)
         for statement in drops:
             cursor.execute(statement)
-        # The per-account summary's triggers look each touched account up in the source table; with its indexes
-        # dropped that is a scan per account (hours for the opportunities). They are off during the load and the
-        # summary is filled once, set-based, with the migration's own backfill.
-        for table in SUMMARY_SOURCE_TABLES:
-            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         try:
-            for statement in GENERATE_SQL:
-                cursor.execute(statement, params)
+            with summary_triggers_off(cursor):
+                for statement in GENERATE_SQL:
+                    cursor.execute(statement, params)
             lap("rows (generate_series)")
         finally:
-            for table in SUMMARY_SOURCE_TABLES:
-                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
             for statement in creates:
                 cursor.execute(statement)
         lap("indexes and constraints")
-        cursor.execute("TRUNCATE performance_accountactivitysummary")
-        cursor.execute(import_module("performance.migrations.0004_account_activity_summary").BACKFILL_SQL)
+        summary_backfill(cursor)
         lap("account activity summary")
         cursor.execute(f"VACUUM ANALYZE {', '.join(BULK_TABLES)}")
         cursor.execute("ANALYZE")

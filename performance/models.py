@@ -161,3 +161,19 @@ class AccountActivitySummary(models.Model):
 
     def __str__(self) -> str:
         return f"Summary of account {self.account_id}"
+
+
+class SharedAccountsCache(models.Model):
+    """The accounts a scenario's territories hold more than once (an overlay beside the geographic territory), as of
+    one state of its assignments. KPI rollups subtract their repeats; finding them reads every assignment in force
+    (most of a second at a million), so a run does it only when the state changed since the last one."""
+
+    scenario = models.OneToOneField("territories.Scenario", on_delete=models.CASCADE, related_name="+")
+    fingerprint = models.CharField(
+        max_length=64, help_text="Of the scenario's per-territory assignment digests when the pairs were found."
+    )
+    pairs = models.JSONField(default=list, help_text="[account id, territory id] of every account held twice or more.")
+    computed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Accounts held more than once in scenario {self.scenario_id}: {len(self.pairs)} assignments"

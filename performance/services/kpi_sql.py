@@ -2,7 +2,8 @@
 
 Stage 1 (the heavy part) sums the accounts assigned directly to each territory: potential, workload,
 cadence coverage, visits, won/lost/open opportunities. Stage 2 (small: one row per territory or rep)
-adds those totals up the hierarchy and per rep, derives the ratios, balance and flags, and upserts them.
+adds those totals up the hierarchy and per rep, less what accounts held by several territories (overlays) would
+count twice, derives the ratios, balance and flags, and upserts them.
 """
 
 # Additive totals of a set of accounts; every later figure is derived from these.
@@ -22,8 +23,8 @@ TOTAL_COLUMNS = [
     ("pipeline_created", "numeric"),
 ]
 TOTAL_NAMES = [name for name, _ in TOTAL_COLUMNS]
-TEMP_TABLES = ["kpi_direct", "kpi_tree", "kpi_owner", "kpi_quota", "kpi_node", "kpi_rep", "kpi_row", "kpi_balance",
-               "kpi_leaf_balance", "kpi_gini", "kpi_derived"]
+TEMP_TABLES = ["kpi_direct", "kpi_shared", "kpi_shared_totals", "kpi_tree", "kpi_owner", "kpi_duplicate", "kpi_quota",
+               "kpi_node", "kpi_rep", "kpi_row", "kpi_balance", "kpi_leaf_balance", "kpi_gini", "kpi_derived"]
 # ON COMMIT DROP only fires at the outermost commit; a run nested in a caller's transaction drops them first.
 DROP_TEMP_TABLES_SQL = f"DROP TABLE IF EXISTS {', '.join(TEMP_TABLES)}"
 QUOTA_METRICS = ["revenue", "visits", "pipeline", "new_accounts"]
@@ -68,7 +69,7 @@ _ACCOUNT_OPPORTUNITY_SQL = """
     GROUP BY account_id
 """
 _DIRECT_SELECT_SQL = """
-SELECT acc.territory_id,
+SELECT acc.{key},
        count(*) AS account_count,
        count(*) FILTER (WHERE acc.is_new) AS new_accounts,
        COALESCE(sum(acc.potential), 0) AS potential,
@@ -86,7 +87,7 @@ SELECT acc.territory_id,
 FROM {accounts} acc
 LEFT JOIN {activity} act ON act.account_id = acc.account_id
 LEFT JOIN {opportunity} opp ON opp.account_id = acc.account_id
-GROUP BY acc.territory_id
+GROUP BY acc.{key}
 """
 
 
@@ -106,8 +107,80 @@ def direct_totals_sql(*, restricted: bool) -> list[str]:
         + _ACCOUNT_SQL.format(territory_filter=territory_filter)
         + "), act AS (" + _ACCOUNT_ACTIVITY_SQL.format(account_filter=account_filter)
         + "), opp AS (" + _ACCOUNT_OPPORTUNITY_SQL.format(account_filter=account_filter) + ")"
-        + _DIRECT_SELECT_SQL.format(accounts="acc", activity="act", opportunity="opp")
+        + _DIRECT_SELECT_SQL.format(accounts="acc", activity="act", opportunity="opp", key="territory_id")
     ]
+
+
+# Accounts currently in more than one territory of the scenario (an overlay or specialist territory beside the
+# geographic one): each territory counts them, so every rollup that adds territories up would count them again.
+# (At most one current row per account and territory: a unique index.) Reads every assignment in force, so it runs
+# only when the scenario's assignments changed since the pairs were last found (SHARED_FINGERPRINT_SQL).
+SHARED_FIND_SQL = """
+SELECT account_id, territory_id FROM accounts_accountassignment
+WHERE scenario_id = %(scenario_id)s AND valid_to IS NULL AND account_id IN (
+    SELECT account_id FROM accounts_accountassignment WHERE scenario_id = %(scenario_id)s AND valid_to IS NULL
+    GROUP BY account_id HAVING count(*) > 1)
+ORDER BY account_id, territory_id
+"""
+# The state of a scenario's assignments in force: per territory, their number and the XOR of their hashes, which
+# the assignment table's triggers keep (accounts.TerritoryAssignmentDigest); a few rows per territory.
+SHARED_FINGERPRINT_SQL = """
+SELECT territory_id, sum(rows), bit_xor(digest) FROM accounts_territoryassignmentdigest
+WHERE scenario_id = %(scenario_id)s GROUP BY territory_id HAVING sum(rows) <> 0 OR bit_xor(digest) <> 0
+ORDER BY territory_id
+"""
+SHARED_TABLE_SQL = """
+CREATE TEMP TABLE kpi_shared ON COMMIT DROP AS
+SELECT account_id, territory_id FROM unnest(%(shared_accounts)s::bigint[], %(shared_territories)s::bigint[])
+    AS pair(account_id, territory_id)
+"""
+# Their totals, once per account (the same figures every territory holding them added).
+_SHARED_ACCOUNT_SQL = """
+    SELECT a.id AS account_id, a.potential, (a.created_at >= %(start_at)s AND a.created_at < %(end_at)s) AS is_new,
+           vc.visits_per_year, COALESCE(vc.visits_per_year * vc.minutes_per_visit, 0) / 60.0 AS workload_hours
+    FROM accounts_account a
+    LEFT JOIN reps_visitcadence vc ON vc.tier = a.tier
+    WHERE a.id IN (SELECT account_id FROM kpi_shared)
+"""
+_ACCOUNT_FILTER = "AND account_id = ANY(ARRAY(SELECT account_id FROM acc))"
+SHARED_TOTALS_SQL = (
+    "CREATE TEMP TABLE kpi_shared_totals ON COMMIT DROP AS\nWITH acc AS MATERIALIZED (" + _SHARED_ACCOUNT_SQL
+    + "), act AS (" + _ACCOUNT_ACTIVITY_SQL.format(account_filter=_ACCOUNT_FILTER)
+    + "), opp AS (" + _ACCOUNT_OPPORTUNITY_SQL.format(account_filter=_ACCOUNT_FILTER) + ")"
+    + _DIRECT_SELECT_SQL.format(accounts="acc", activity="act", opportunity="opp", key="account_id")
+)
+# What each rollup counted more than once: per subject, each shared account's totals times the number of its
+# territories the subject added up, less one. Territories add their subtree's direct totals, reps their book's
+# territories, a level its territories' subtree totals (already counted once each), the scenario every territory.
+DUPLICATES_SQL = f"""
+CREATE TEMP TABLE kpi_duplicate ON COMMIT DROP AS
+WITH member AS (
+    SELECT 'territory'::text AS scope, c.ancestor_id AS subject_id, s.account_id
+    FROM kpi_shared s JOIN kpi_tree c ON c.territory_id = s.territory_id
+    UNION ALL
+    SELECT 'rep', b.rep_id, s.account_id
+    FROM kpi_shared s JOIN (SELECT DISTINCT o.rep_id, c.territory_id FROM kpi_owner o
+                            JOIN kpi_tree c ON c.ancestor_id = o.territory_id WHERE o.rep_id IS NOT NULL) b
+         ON b.territory_id = s.territory_id
+    UNION ALL
+    SELECT 'level', depth, account_id FROM (
+        SELECT DISTINCT t.depth, c.ancestor_id, s.account_id FROM kpi_shared s
+        JOIN kpi_tree c ON c.territory_id = s.territory_id
+        JOIN territories_territory t ON t.id = c.ancestor_id) per_node
+    UNION ALL
+    SELECT 'scenario', 0, account_id FROM kpi_shared
+), repeats AS (
+    SELECT scope, subject_id, account_id, count(*) - 1 AS extra FROM member
+    GROUP BY scope, subject_id, account_id HAVING count(*) > 1
+)
+SELECT r.scope, r.subject_id, {", ".join(f"sum(r.extra * a.{name}) AS {name}" for name in TOTAL_NAMES)}
+FROM repeats r JOIN kpi_shared_totals a ON a.account_id = r.account_id
+GROUP BY r.scope, r.subject_id
+"""
+
+
+def _less_duplicates(alias: str, duplicate: str) -> str:
+    return ", ".join(f"{alias}.{name} - COALESCE({duplicate}.{name}, 0) AS {name}" for name in TOTAL_NAMES)
 
 
 # The other territories' totals, as stored by the last run of this period (incremental runs only).
@@ -167,9 +240,10 @@ WITH node AS (
     SELECT subject_id, {", ".join(f"sum(target) FILTER (WHERE metric = '{m}') AS quota_{m}" for m in QUOTA_METRICS)}
     FROM kpi_quota WHERE scope = 'territory' GROUP BY subject_id
 )
-SELECT n.*, o.rep_id AS owner_rep_id, nc.capacity_hours, COALESCE(nc.rep_count, 0) AS rep_count,
-       {", ".join(f"q.quota_{m}" for m in QUOTA_METRICS)}
+SELECT n.territory_id, n.depth, n.is_leaf, {_less_duplicates("n", "dup")}, o.rep_id AS owner_rep_id,
+       nc.capacity_hours, COALESCE(nc.rep_count, 0) AS rep_count, {", ".join(f"q.quota_{m}" for m in QUOTA_METRICS)}
 FROM node n
+LEFT JOIN kpi_duplicate dup ON dup.scope = 'territory' AND dup.subject_id = n.territory_id
 LEFT JOIN node_capacity nc ON nc.territory_id = n.territory_id
 LEFT JOIN kpi_owner o ON o.territory_id = n.territory_id
 LEFT JOIN quota q ON q.subject_id = n.territory_id
@@ -189,8 +263,10 @@ WITH rep_book AS (
     SELECT subject_id, {", ".join(f"sum(target) FILTER (WHERE metric = '{m}') AS quota_{m}" for m in QUOTA_METRICS)}
     FROM kpi_quota WHERE scope = 'rep' GROUP BY subject_id
 )
-SELECT totals.*, r.capacity_hours, {", ".join(f"q.quota_{m}" for m in QUOTA_METRICS)}
+SELECT totals.rep_id, {_less_duplicates("totals", "dup")}, r.capacity_hours,
+       {", ".join(f"q.quota_{m}" for m in QUOTA_METRICS)}
 FROM totals JOIN reps_rep r ON r.id = totals.rep_id
+LEFT JOIN kpi_duplicate dup ON dup.scope = 'rep' AND dup.subject_id = totals.rep_id
 LEFT JOIN quota q ON q.subject_id = totals.rep_id
 """
 
@@ -206,13 +282,18 @@ SELECT 'rep', NULL, r.rep_id, NULL, NULL, NULL, r.rep_id, {", ".join(f"r.{name}"
        r.capacity_hours, 1, {", ".join(f"r.quota_{m}" for m in QUOTA_METRICS)}
 FROM kpi_rep r
 UNION ALL
-SELECT 'level', NULL, NULL, n.depth, n.depth, NULL, NULL, {", ".join(f"sum(n.{name})" for name in TOTAL_NAMES)},
-       sum(n.capacity_hours), sum(n.rep_count), {", ".join(f"sum(n.quota_{m})" for m in QUOTA_METRICS)}
-FROM kpi_node n
-GROUP BY n.depth
+SELECT 'level', NULL, NULL, lv.depth, lv.depth, NULL, NULL, {_less_duplicates("lv", "dup")},
+       lv.capacity_hours, lv.rep_count, {", ".join(f"lv.quota_{m}" for m in QUOTA_METRICS)}
+FROM (SELECT n.depth, {", ".join(f"sum(n.{name}) AS {name}" for name in TOTAL_NAMES)},
+             sum(n.capacity_hours) AS capacity_hours, sum(n.rep_count) AS rep_count,
+             {", ".join(f"sum(n.quota_{m}) AS quota_{m}" for m in QUOTA_METRICS)}
+      FROM kpi_node n GROUP BY n.depth) lv
+LEFT JOIN kpi_duplicate dup ON dup.scope = 'level' AND dup.subject_id = lv.depth
 UNION ALL
 SELECT 'scenario', NULL, NULL, NULL, NULL, NULL, NULL,
-       {", ".join(f"(SELECT COALESCE(sum({name}), 0) FROM kpi_direct)" for name in TOTAL_NAMES)},
+       {", ".join(f"(SELECT COALESCE(sum({name}), 0) FROM kpi_direct) - "
+                  f"(SELECT COALESCE(sum({name}), 0) FROM kpi_duplicate WHERE scope = 'scenario')"
+                  for name in TOTAL_NAMES)},
        (SELECT sum(capacity_hours) FROM kpi_rep), (SELECT count(*) FROM kpi_rep),
        {", ".join(f"(SELECT sum(quota_{m}) FROM kpi_node WHERE depth = 0)" for m in QUOTA_METRICS)}
 """

@@ -1,6 +1,8 @@
 """KPI recompute: full, incremental and scheduled runs, each idempotent and safe to run concurrently."""
 
 import datetime as dt
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -12,7 +14,7 @@ from django.utils import timezone
 
 from core.models import Job
 from core.services import job_create, job_enqueue
-from performance.models import KpiSnapshot
+from performance.models import KpiSnapshot, SharedAccountsCache
 from performance.periods import (
     PERIOD_KINDS,
     Period,
@@ -111,8 +113,15 @@ def kpi_recompute(
         cursor.execute(kpi_sql.OWNER_SQL, params)
         cursor.execute(kpi_sql.QUOTA_TABLE_SQL)
         _quota_rows_insert(cursor, scenario=scenario, period=period)
-        # Temporary tables have no statistics until analysed; without them the joins below are planned blind.
-        cursor.execute("ANALYZE kpi_direct, kpi_tree, kpi_owner, kpi_quota")
+        # Temporary tables have no statistics until analysed; without them the joins below are planned blind (the
+        # shared accounts' activities are read through the account index only when the planner knows they are few).
+        pairs = _shared_accounts(cursor, scenario_id=scenario.pk)
+        cursor.execute(kpi_sql.SHARED_TABLE_SQL, {"shared_accounts": [account for account, _ in pairs],
+                                                  "shared_territories": [territory for _, territory in pairs]})
+        cursor.execute("ANALYZE kpi_shared")
+        cursor.execute(kpi_sql.SHARED_TOTALS_SQL, params)
+        cursor.execute("ANALYZE kpi_direct, kpi_tree, kpi_owner, kpi_quota, kpi_shared_totals")
+        cursor.execute(kpi_sql.DUPLICATES_SQL, params)
         for statement in (kpi_sql.NODE_SQL, kpi_sql.REP_SQL, kpi_sql.ROWS_SQL, kpi_sql.BALANCE_SQL,
                           kpi_sql.LEAF_BALANCE_SQL, kpi_sql.GINI_SQL, kpi_sql.DERIVED_SQL):
             cursor.execute(statement, params)
@@ -124,6 +133,26 @@ def kpi_recompute(
         cursor.execute(kpi_sql.DELETE_STALE_SQL, params)
     seconds = (timezone.now() - started).total_seconds()
     return RecomputeResult(scenario.pk, period, rows, changed, incremental, seconds)
+
+
+def _shared_accounts(cursor, *, scenario_id: int) -> list[tuple[int, int]]:
+    """(account, territory) of every account the scenario's territories hold more than once: found again only when
+    the assignments in force changed since the last run found them (their digests say), else read back."""
+    cursor.execute(kpi_sql.SHARED_FINGERPRINT_SQL, {"scenario_id": scenario_id})
+    fingerprint = hashlib.sha256(repr(cursor.fetchall()).encode()).hexdigest()
+    cached = SharedAccountsCache.objects.filter(scenario_id=scenario_id, fingerprint=fingerprint).first()
+    if cached is not None:
+        return [tuple(pair) for pair in cached.pairs]
+    cursor.execute(kpi_sql.SHARED_FIND_SQL, {"scenario_id": scenario_id})
+    pairs = cursor.fetchall()
+    # an upsert: runs of other periods of the scenario may store the same pairs meanwhile
+    cursor.execute(
+        "INSERT INTO performance_sharedaccountscache (scenario_id, fingerprint, pairs, computed_at) "
+        "VALUES (%s, %s, %s::jsonb, now()) ON CONFLICT (scenario_id) DO UPDATE "
+        "SET fingerprint = EXCLUDED.fingerprint, pairs = EXCLUDED.pairs, computed_at = EXCLUDED.computed_at",
+        [scenario_id, fingerprint, json.dumps([list(pair) for pair in pairs])],
+    )
+    return pairs
 
 
 def _quota_rows_insert(cursor, *, scenario: Scenario, period: Period) -> None:

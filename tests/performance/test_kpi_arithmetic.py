@@ -148,3 +148,39 @@ def test_a_vacant_territory_with_accounts_is_flagged(world):
     assert {"code": "vacant", "severity": "high", "action": "reassign",
             "reason": "no owner for 1 accounts"} in l2.flags
     assert isinstance(world.period, Period)
+
+
+def test_an_account_in_two_territories_counts_once_wherever_they_are_added_up(world):
+    """An overlay territory O under R, owned by rep One beside L1, also holds b1 (L2's) and a1 (L1's): O counts
+    both (1,100 of potential); R, the leaf level, the scenario and One's book count each account once."""
+    import datetime as dt
+
+    from accounts.models import AccountAssignment
+    from tests.factories import AccountAssignmentFactory, RepAssignmentFactory, TerritoryFactory
+    from tests.performance.conftest import at
+
+    overlay = TerritoryFactory(scenario=world.scenario, parent=world.root, code="O", name="Overlay")
+    RepAssignmentFactory(rep=world.one, territory=overlay, valid_from=dt.date(2024, 1, 1))
+    kpi_recompute(scenario=world.scenario, period=world.period)  # no account held twice yet: that is remembered
+    for account in (world.b1, world.a1):
+        AccountAssignmentFactory(account=account, territory=overlay, valid_from=at("2024-01-01"))
+    kpi_recompute(scenario=world.scenario, period=world.period)  # the assignments changed: found again
+    rows = KpiSnapshot.objects.filter(scenario=world.scenario, period_start=world.period.start)
+
+    def figures(**subject):
+        metrics = rows.get(**subject).metrics
+        return metrics["account_count"], metrics["potential"], metrics["revenue_won"], metrics["visits"]
+
+    assert figures(scope="territory", territory=overlay) == (2, 1100, 120000, 2)
+    assert figures(scope="territory", territory=world.l1) == (3, 600, 30000, 1)  # its own figures are untouched
+    assert figures(scope="territory", territory=world.root) == (4, 1600, 120000, 2)
+    assert figures(scope="level", level=1) == (4, 1600, 120000, 2)
+    assert figures(scope="scenario") == (4, 1600, 120000, 2)
+    assert figures(scope="rep", rep=world.one) == (4, 1600, 120000, 2)  # L1 and O: a1 once
+    assert rows.get(scope="territory", territory=world.root).metrics["workload_hours"] == 26  # a1 12 + a2 2 + b1 12
+
+    # b1 leaves the overlay: the next run sees a1 alone held twice
+    AccountAssignment.objects.filter(account=world.b1, territory=overlay).update(valid_to=at("2024-06-01"))
+    kpi_recompute(scenario=world.scenario, period=world.period)
+    assert figures(scope="territory", territory=overlay) == (1, 100, 30000, 1)
+    assert figures(scope="territory", territory=world.root) == (4, 1600, 120000, 2)

@@ -108,6 +108,7 @@ def optimizer_run_task(job_id: int, scenario_id: int, params: dict) -> None:
                 balance={name: tuple(target) for name, target in params["balance"].items()},
                 mode=params.get("mode", "design"),
                 compact=params.get("compact", False),
+                relocate=params.get("relocate", True),
                 seed=params.get("seed", 0),
                 time_limit=params.get("time_limit", 60),
                 name=params.get("name") or None,  # for the whole run

@@ -27,6 +27,12 @@ class ScenarioOptimizeSerializer(serializers.Serializer):
         help_text="Realign only: keep territories compact at the cost of more moves (on the benchmark mean "
         "Polsby-Popper 0.11-0.16 -> 0.19-0.27 for up to 12% more revenue moved). A design is always compact.",
     )
+    relocate = serializers.BooleanField(
+        default=True,
+        help_text="Realign only: where it moves less, close a territory whose neighbours have room and reopen it in "
+        "half of the most overloaded one (the report's `relocation` names both); false keeps every territory in "
+        "place and moves boundary units only.",
+    )
     seed = serializers.IntegerField(min_value=0, default=0)
     time_limit = serializers.FloatField(min_value=5, max_value=600, default=60)
     parent = serializers.PrimaryKeyRelatedField(
@@ -54,7 +60,8 @@ class ScenarioOptimizeSerializer(serializers.Serializer):
         data = self.validated_data
         balance = data.get("balance") or {"potential": {"weight": 1.0, "tolerance": 0.05}}
         return {
-            "k": data.get("k"), "mode": data["mode"], "compact": data["compact"], "seed": data["seed"],
+            "k": data.get("k"), "mode": data["mode"], "compact": data["compact"], "relocate": data["relocate"],
+            "seed": data["seed"],
             "time_limit": data["time_limit"],
             "balance": {name: [target["weight"], target["tolerance"]] for name, target in balance.items()},
             "parent": data["parent"].pk if data.get("parent") else None, "name": data.get("name") or "",

@@ -18,6 +18,7 @@ from .balance import BalanceTarget, normalise_balance
 from .engine import HOLD, Search, Weights, bisection_partition, kmeans_plus_plus, make_contiguous, power_partition
 from .errors import OptimizerInputError
 from .feasibility import limited_groups, unbalanceable_units
+from .relocate import relocation_start
 from .report import build_report
 from .transfer import rebalance_by_transfers
 from .units import UnitSet
@@ -570,6 +571,7 @@ def realign(
     compact: bool = False,
     transfers: bool = True,
     fallback_excess: float = 8.0,
+    relocate: bool = True,
 ) -> Plan:
     """Bring the `current` alignment (unit id → label) back within tolerance with few moves,
     each move costing its share of `move_weight` (e.g. "revenue"; unit count when None). The
@@ -583,7 +585,11 @@ def realign(
     out of tolerance (and either started that far off or end more than two tolerances off), a
     design in the time left whose territories take the current names they overlap most, with units
     sent home where balance allows, replaces them if it is closer to balance (report:
-    `realign_fallback`; no trade-off points then)."""
+    `realign_fallback`; no trade-off points then).
+
+    With `relocate`, where closing one underloaded territory (its units to its neighbours) and giving its name to
+    half of the most overloaded one lets the transfers move less (relocate.py), the plan and its tighter points
+    start from there (report: `relocation`, with both territories' names)."""
     started = time.monotonic()
     begun = clock.now()
     deadline = begun + max(time_limit, 1.0) * 0.85
@@ -616,6 +622,8 @@ def realign(
     ]
     shares = np.cumsum(time_shares)
     main_labels: np.ndarray | None = None
+    relocated: np.ndarray | None = None
+    relocation: dict[str, Any] | None = None
     pieces_moved = 0
     fallback: dict[str, Any] | None = None
     for step, factor in enumerate(factors):
@@ -693,6 +701,22 @@ def realign(
                 continue
             search.set_labels(labels)
         if transfers:
+            if relocate and factor == 1.0:
+                # scoring the starts by their transfers takes at most a tenth of the plan's time
+                relocated, relocation = relocation_start(
+                    search, weight_values, clock.now() + 0.1 * (step_deadline - clock.now())
+                )
+                if relocated is not None:
+                    # from a relocation the search has a closed and a reopened territory to settle: the tighter
+                    # points, searched from it too, give the plan half their time
+                    for i, tighter in enumerate(factors):
+                        if tighter < 1.0:
+                            time_shares[0] += time_shares[i] / 2
+                            time_shares[i] /= 2
+                    shares = np.cumsum(time_shares)
+                    step_deadline = begun + (deadline - begun) * float(shares[step])
+            if relocated is not None and factor <= 1.0:
+                search.set_labels(relocated)
             rebalance_by_transfers(search, weight_values, step_deadline)
         # far off: even the min-cost transfers leave a territory many tolerances off (the seeded demo's state
         # territories: Los Angeles alone 4.3 means, 42 tolerances off after the transfers; the bench's 10% shift
@@ -758,6 +782,12 @@ def realign(
     main.tradeoff = [plan for factor, plan in plans if factor != 1.0]
     main.report["start_pieces_units_moved"] = pieces_moved
     main.report["realign_fallback"] = fallback
+    if relocation is not None and (fallback is None or fallback["kept"] == "moves"):
+        main.report["relocation"] = dict(
+            relocation, closed=label_names[relocation["closed"]], reopened_in=label_names[relocation["reopened_in"]]
+        )
+    else:
+        main.report["relocation"] = None
     plans.sort(key=lambda item: item[0])
     main.report["tradeoff"] = [
         {

@@ -20,6 +20,7 @@ def run_design_command(
     seed: int = 0,
     current_field: str | None = None,
     compact: bool = False,
+    relocate: bool = True,
     time_limit: float = 60.0,
     out_path: str = "territories.geojson",
     report_path: str | None = None,
@@ -50,7 +51,10 @@ def run_design_command(
             current[unit_id] = properties[current_field]
         if k is not None and k != len(set(current.values())):
             raise OptimizerInputError(f"k = {k} but the current alignment has {len(set(current.values()))} territories")
-        plan = realign(units, current, balance, seed=seed, time_limit=time_limit, compact=compact, progress=progress)
+        plan = realign(
+            units, current, balance, seed=seed, time_limit=time_limit, compact=compact, relocate=relocate,
+            progress=progress,
+        )
     else:
         if compact:
             raise OptimizerInputError("--compact applies to realignment (--current FIELD); a design is always compact")
@@ -119,6 +123,10 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--compact", action="store_true", help="realign: keep territories compact at the cost of more moves"
     )
+    parser.add_argument(
+        "--keep-territories", action="store_true",
+        help="realign: never close a territory and reopen it where the market grew; move boundary units only",
+    )
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--out", required=True)
     parser.add_argument("--report", default=None)
@@ -134,6 +142,7 @@ def run_from_options(options: dict, progress=None) -> dict:
         seed=options["seed"],
         current_field=options["current"],
         compact=options.get("compact", False),
+        relocate=not options.get("keep_territories", False),
         time_limit=options["time_limit"],
         out_path=options["out"],
         report_path=options["report"],

@@ -58,3 +58,22 @@ def test_a_plain_realignment_has_no_such_note():
     report["notes"] = balance_notes(report=report, scope=scope, layout=layout)
     assert report["notes"] == []
     assert "redesigned" not in run_summary(report)["headline"]
+
+
+@pytest.mark.django_db
+def test_a_relocated_territory_is_named_with_what_it_costs_its_rep():
+    scope, layout = _scope_layout()
+    report = _report(None)
+    report["relocation"] = {
+        "closed": "B",
+        "reopened_in": "A",
+        "after_transfers": {"max_excess": 2.2, "move_weight_moved_share": 0.0851},
+        "unchanged_after_transfers": {"max_excess": 2.8, "move_weight_moved_share": 0.1151},
+    }
+    report["notes"] = balance_notes(report=report, scope=scope, layout=layout)
+    assert report["notes"] == [
+        "B moved to where the market grew: its units went to its neighbouring territories, and it took over half of "
+        "A. That moves less than passing the growth on border by border (8.5% of the revenue after the first "
+        "transfers instead of 11.5%), but every account of B changes territory; untick “Move a territory” to keep "
+        "each territory where it is."
+    ]

@@ -41,7 +41,8 @@
       var tolerance = parseFloat(form.elements["tolerance-" + box.value].value) / 100;
       balance[box.value] = {weight: 1, tolerance: tolerance};
     });
-    var body = {mode: form.elements.mode.value, compact: form.elements.compact.checked, balance: balance,
+    var body = {mode: form.elements.mode.value, compact: form.elements.compact.checked,
+                relocate: form.elements.relocate.checked, balance: balance,
                 time_limit: parseFloat(form.elements.time_limit.value) || 60};
     if (form.elements.k.value) { body.k = parseInt(form.elements.k.value, 10); }
     form.querySelector("button").disabled = true;

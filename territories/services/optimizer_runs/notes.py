@@ -83,6 +83,16 @@ def balance_notes(*, report: dict, scope: OptimizerScope, layout: PlanLayout) ->
             "Moving boundary units could not bring the current alignment within the tolerance, and a redesign came no "
             f"closer ({fallback['redesign_max_excess']:.1f} tolerances off against {fallback['moves_max_excess']:.1f})."
         )
+    relocation = report.get("relocation")
+    if relocation:
+        notes.append(
+            f"{relocation['closed']} moved to where the market grew: its units went to its neighbouring territories, "
+            f"and it took over half of {relocation['reopened_in']}. That moves less than passing the growth on border "
+            f"by border ({relocation['after_transfers']['move_weight_moved_share']:.1%} of the revenue after the "
+            f"first transfers instead of {relocation['unchanged_after_transfers']['move_weight_moved_share']:.1%}), "
+            f"but every account of {relocation['closed']} changes territory; untick “Move a territory” to keep each "
+            "territory where it is."
+        )
     if report.get("start_pieces_units_moved"):
         notes.append(
             f"{report['start_pieces_units_moved']} units of current territories in several pieces (islands, exclaves) "

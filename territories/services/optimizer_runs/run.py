@@ -102,6 +102,7 @@ def optimizer_run(
     balance: dict | None = None,
     mode: str = "design",
     compact: bool = False,
+    relocate: bool = True,
     seed: int = 0,
     time_limit: float = DEFAULT_TIME_LIMIT,
     parent: Territory | None = None,
@@ -156,6 +157,7 @@ def optimizer_run(
                 move_weight="annual_revenue",
                 locked=locked or None,
                 compact=compact,
+                relocate=relocate,
                 progress=optimiser_progress,
             )
         else:
@@ -175,6 +177,7 @@ def optimizer_run(
     context = {
         "mode": mode,
         "compact": compact if mode == "realign" else None,
+        "relocate": relocate if mode == "realign" else None,
         "source_scenario": scenario.pk,
         "unit_kind": scope.kind,
         "parent": parent.code if parent is not None else None,

@@ -93,6 +93,17 @@ def scenario_rollback_task(job_id: int, scenario_id: int) -> None:
     job_run(job_id=job_id, work=work)
 
 
+def _optimised_result(result) -> dict:
+    """A job's answer for a scenario the optimiser wrote: the scenario, its source and the report's summary."""
+    summary = result.optimizer_report["summary"]
+    return {
+        "scenario": result.pk,
+        "source_scenario": result.cloned_from_id,
+        "summary": summary,
+        "message": f'Scenario "{result.name}" created: {summary["headline"]}',
+    }
+
+
 @shared_task(acks_late=True)
 def optimizer_run_task(job_id: int, scenario_id: int, params: dict) -> None:
     """Design or realign a scenario's territories into a new planning scenario (routed to the optimizer queue)."""
@@ -116,13 +127,7 @@ def optimizer_run_task(job_id: int, scenario_id: int, params: dict) -> None:
                 user=job.created_by,
                 progress=progress,
             )
-        summary = result.optimizer_report["summary"]
-        return {
-            "scenario": result.pk,
-            "source_scenario": scenario_id,
-            "summary": summary,
-            "message": f'Scenario "{result.name}" created: {summary["headline"]}',
-        }
+        return _optimised_result(result)
 
     job_run(job_id=job_id, work=work)
 
@@ -137,12 +142,6 @@ def optimizer_alternative_adopt_task(job_id: int, alternative_id: int) -> None:
         alternative = OptimizerAlternative.objects.get(pk=alternative_id)
         with _acting_as(job.created_by):
             result = optimizer_alternative_adopt(alternative=alternative, user=job.created_by, progress=progress)
-        summary = result.optimizer_report["summary"]
-        return {
-            "scenario": result.pk,
-            "source_scenario": result.cloned_from_id,
-            "summary": summary,
-            "message": f'Scenario "{result.name}" created: {summary["headline"]}',
-        }
+        return _optimised_result(result)
 
     job_run(job_id=job_id, work=work)

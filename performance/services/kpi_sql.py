@@ -152,6 +152,9 @@ SHARED_TOTALS_SQL = (
 # What each rollup counted more than once: per subject, each shared account's totals times the number of its
 # territories the subject added up, less one. Territories add their subtree's direct totals, reps their book's
 # territories, a level its territories' subtree totals (already counted once each), the scenario every territory.
+# Each rep's book: every territory in the subtrees they own, each once.
+_REP_BOOK_SQL = """SELECT DISTINCT o.rep_id, c.territory_id
+    FROM kpi_owner o JOIN kpi_tree c ON c.ancestor_id = o.territory_id WHERE o.rep_id IS NOT NULL"""
 DUPLICATES_SQL = f"""
 CREATE TEMP TABLE kpi_duplicate ON COMMIT DROP AS
 WITH member AS (
@@ -159,9 +162,7 @@ WITH member AS (
     FROM kpi_shared s JOIN kpi_tree c ON c.territory_id = s.territory_id
     UNION ALL
     SELECT 'rep', b.rep_id, s.account_id
-    FROM kpi_shared s JOIN (SELECT DISTINCT o.rep_id, c.territory_id FROM kpi_owner o
-                            JOIN kpi_tree c ON c.ancestor_id = o.territory_id WHERE o.rep_id IS NOT NULL) b
-         ON b.territory_id = s.territory_id
+    FROM kpi_shared s JOIN ({_REP_BOOK_SQL}) b ON b.territory_id = s.territory_id
     UNION ALL
     SELECT 'level', depth, account_id FROM (
         SELECT DISTINCT t.depth, c.ancestor_id, s.account_id FROM kpi_shared s
@@ -253,8 +254,7 @@ LEFT JOIN quota q ON q.subject_id = n.territory_id
 REP_SQL = f"""
 CREATE TEMP TABLE kpi_rep ON COMMIT DROP AS
 WITH rep_book AS (
-    SELECT DISTINCT o.rep_id, c.territory_id
-    FROM kpi_owner o JOIN kpi_tree c ON c.ancestor_id = o.territory_id WHERE o.rep_id IS NOT NULL
+    {_REP_BOOK_SQL}
 ), totals AS (
     SELECT b.rep_id, {_sum_totals("d")}
     FROM rep_book b LEFT JOIN kpi_direct d ON d.territory_id = b.territory_id

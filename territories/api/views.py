@@ -178,12 +178,15 @@ class ScenarioViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], url_path=r"tradeoff/(?P<alternative_id>[0-9]+)/adopt")
     def tradeoff_adopt(self, request, pk=None, alternative_id=None):
         """Queue making a trade-off point a planning scenario of the realignment's source (the job names it)."""
+        from territories.services.optimizer_runs import optimizer_alternative_adopt_check
         from territories.tasks import optimizer_alternative_adopt_task
 
         scenario = self.get_object()
-        alternative = get_object_or_404(OptimizerAlternative, pk=alternative_id, run=scenario)
-        if alternative.adopted_as_id is not None and Scenario.objects.filter(pk=alternative.adopted_as_id).exists():
-            raise ValidationError(f"This trade-off point is already scenario #{alternative.adopted_as_id}.")
+        alternative = get_object_or_404(OptimizerAlternative.objects.defer("changes"), pk=alternative_id, run=scenario)
+        try:
+            optimizer_alternative_adopt_check(alternative=alternative)
+        except DjangoValidationError as exc:
+            raise ValidationError({"detail": exc.messages[0]}) from exc
         return command_accept(request, kind=Job.Kind.OPTIMIZER,
                               params={"scenario": scenario.pk, "alternative": alternative.pk},
                               task=optimizer_alternative_adopt_task, args=(alternative.pk,))

@@ -8,7 +8,7 @@ are dissolved before the write (coverage union of the units, in GEOS); the write
 statements: clone the source, place the units, replace the moved accounts' assignments, set the boundaries.
 """
 
-from .alternatives import optimizer_alternative_adopt, tradeoff_rows
+from .alternatives import optimizer_alternative_adopt, optimizer_alternative_adopt_check, tradeoff_rows
 from .run import optimizer_params_check, optimizer_run, optimizer_run_check, optimizer_search_seconds
 from .scope import DEFAULT_BALANCE, DEFAULT_TIME_LIMIT, MEASURES, MODES, OptimizerScope, optimizer_scope
 
@@ -19,6 +19,7 @@ __all__ = [
     "MODES",
     "OptimizerScope",
     "optimizer_alternative_adopt",
+    "optimizer_alternative_adopt_check",
     "optimizer_params_check",
     "optimizer_run",
     "optimizer_run_check",

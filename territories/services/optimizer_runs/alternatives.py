@@ -66,7 +66,8 @@ def tradeoff_rows(*, scenario: Scenario) -> list[dict]:
     report = scenario.optimizer_report or {}
     if report.get("mode") != "realign":
         return []
-    alternatives = list(scenario.optimizer_alternatives.select_related("adopted_as"))
+    # the moved units are only read when a point is made a scenario
+    alternatives = list(scenario.optimizer_alternatives.select_related("adopted_as").defer("changes"))
     if not alternatives:
         return []
     balance = report.get("balance") or {}
@@ -112,6 +113,16 @@ def tradeoff_rows(*, scenario: Scenario) -> list[dict]:
     return rows
 
 
+def optimizer_alternative_adopt_check(*, alternative: OptimizerAlternative) -> None:
+    """Refuse a point that already is a scenario (one that still exists)."""
+    if alternative.adopted_as_id is None:
+        return
+    adopted = Scenario.objects.filter(pk=alternative.adopted_as_id).only("name").first()
+    if adopted is not None:
+        words = tolerance_words(alternative.report.get("balance") or {}, alternative.tolerance_factor)
+        raise ValidationError(f"This trade-off point ({words}) is already scenario #{adopted.pk}, “{adopted.name}”.")
+
+
 def optimizer_alternative_adopt(*, alternative: OptimizerAlternative, user=None, progress: Progress = None) -> Scenario:
     """Make the trade-off point a planning scenario of the run's source, as the run made its plan one.
 
@@ -125,11 +136,8 @@ def optimizer_alternative_adopt(*, alternative: OptimizerAlternative, user=None,
 
     with transaction.atomic():
         alternative = OptimizerAlternative.objects.select_for_update(of=("self",)).get(pk=alternative.pk)
+        optimizer_alternative_adopt_check(alternative=alternative)
         factor_words = tolerance_words(alternative.report.get("balance") or {}, alternative.tolerance_factor)
-        if alternative.adopted_as_id is not None:
-            adopted = Scenario.objects.filter(pk=alternative.adopted_as_id).first()
-            if adopted is not None:
-                raise ValidationError(f"This trade-off point ({factor_words}) is already scenario “{adopted.name}”.")
         source = Scenario.objects.filter(pk=alternative.report.get("source_scenario")).first()
         if source is None:
             raise ValidationError("The scenario this realignment started from no longer exists.")
